@@ -1,0 +1,203 @@
+"""Command line: argument parsing and rendering only; the work is done by the modules it calls.
+
+    python launch.py [--stage N | --config PATH] [--cluster NAME] [--output DIR] [--datasets a,b]
+                     [--dry-run] [--workers N]
+
+Exit codes: 0 success; 1 a run failed; 2 bad usage or bad config (nothing written or submitted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from smolprep.config.errors import ConfigError, ConfigIssue
+from smolprep.config.profile import ClusterProfile, available_profiles, load_profile
+from smolprep.config.stage import StageConfig, load_stage_config
+from smolprep.paths import configs_dir
+from smolprep.plan import StagePlan, plan_stage
+from smolprep.state.layout import RunLayout
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Plan and run a pretraining-mixture stage: per dataset, quality filtering (language ID, Gopher
+repetition and quality with per-language thresholds, spam phrases; code gets only cheap sanity
+checks) and MinHash near-duplicate removal, with datatrove. Final output:
+<output>/<stage>/data/<dataset>/*.jsonl.gz with text, id and metadata (source, config, weight, ...).
+
+examples:
+  python launch.py --config configs/sample.yaml --cluster local     # the demo on the shipped sample
+  python launch.py --stage 1 --dry-run                              # validate and show the plan
+"""
+
+
+class UsageError(Exception):
+    """Bad command line: exit code 2."""
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stage", metavar="N", help="stage number: reads configs/stage<N>.yaml")
+    which.add_argument("--config", metavar="PATH", help="a stage config YAML (see docs/config.md)")
+    parser.add_argument(
+        "--cluster",
+        metavar="NAME",
+        default="slurm",
+        help=f"cluster profile in cluster/ or a YAML path (default: slurm; available: "
+        f"{', '.join(_profiles_or_none())})",
+    )
+    parser.add_argument("--output", metavar="DIR", help="output root (default: the profile's storage_root)")
+
+
+def _profiles_or_none() -> list[str]:
+    try:
+        return available_profiles()
+    except FileNotFoundError:
+        return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="launch.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    _common_options(parser)
+    parser.add_argument("--datasets", metavar="A,B", help="only these datasets of the stage (comma-separated)")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="local executor: tasks run at once (default: profile, else CPUs)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        args = build_parser().parse_args(args_list)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and EXIT_USAGE
+    try:
+        return _launch(args, console)
+    except (ConfigError, UsageError) as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+        errors.print("Nothing was written or submitted.", style="dim")
+        return EXIT_USAGE
+
+
+def resolve_config_path(args: argparse.Namespace) -> Path:
+    if args.config:
+        return Path(args.config)
+    if args.stage:
+        path = configs_dir() / f"stage{args.stage}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem.removeprefix("stage") for p in configs_dir().glob("stage*.yaml"))
+            raise UsageError(f"--stage {args.stage}: no {path}; stages available: {', '.join(known)}")
+        return path
+    raise UsageError("say which stage to run: --stage N or --config PATH (see --help)")
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, RunLayout]:
+    stage = load_stage_config(resolve_config_path(args))
+    if getattr(args, "datasets", None):
+        stage = stage.select([n.strip() for n in args.datasets.split(",") if n.strip()])
+    profile = load_profile(args.cluster)
+    root = Path(args.output or profile.storage_root).expanduser().resolve()
+    return stage, profile, RunLayout(root, stage.name)
+
+
+def _launch(args: argparse.Namespace, console: Console) -> int:
+    stage, profile, layout = load_inputs(args)
+    plan = plan_stage(stage)
+    if args.dry_run:
+        render_plan(console, stage, plan, profile, layout)
+        return EXIT_OK
+    if profile.executor != "local":
+        raise UsageError(
+            f"--cluster {profile.name}: submitting to Slurm is not available in this version; "
+            "use --cluster local, or --dry-run to see the plan"
+        )
+    return _run_local(args, stage, profile, layout, plan, console)
+
+
+def _run_local(args, stage: StageConfig, profile: ClusterProfile, layout: RunLayout, plan: StagePlan, console) -> int:
+    import os
+
+    from smolprep.local_run import run_local
+    from smolprep.pipelines.build import FilterResources
+    from smolprep.state.run import pin_run
+    from smolprep.summary import stage_summary
+
+    try:
+        resources = FilterResources.load(stage, profile.lid_model)
+    except (OSError, ValueError) as err:
+        raise ConfigError([ConfigIssue(Path(stage.source_file), "spam_lists", stage.spam_lists, str(err))]) from err
+    workers = args.workers or profile.workers or os.cpu_count() or 1
+    pin_run(layout, stage, plan)
+    outcome = run_local(stage, plan, layout, resources, workers, console)
+    if not outcome.ran and outcome.ok:
+        console.print(f"Everything is complete in {layout.stage_dir}: nothing to do.")
+    render_summary(console, stage_summary(layout, plan))
+    console.print(f"Final data: {layout.stage_dir / 'data'}")
+    if outcome.console_log:
+        console.print(f"Task logs: {layout.stage_dir / 'logs'}  (console output: {outcome.console_log})")
+    if not outcome.ok:
+        for dataset, error in outcome.failed.items():
+            console.print(f"[bold red]failed[/] {dataset}: {error}", highlight=False)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def render_plan(console: Console, stage: StageConfig, plan: StagePlan, profile: ClusterProfile, layout) -> None:
+    table = Table(title=f"plan: stage {stage.name} on {profile.name} ({profile.executor}) -> {layout.stage_dir}")
+    for column in ("dataset", "kind", "language", "weight", "step", "tasks", "after"):
+        table.add_column(column)
+    for spec in stage.datasets:
+        for i, step in enumerate(plan.for_dataset(spec.name)):
+            first = i == 0
+            table.add_row(
+                spec.name if first else "",
+                spec.kind if first else "",
+                ",".join(spec.language) if first else "",
+                f"{spec.weight:.5g}" if first else "",
+                step.step,
+                str(step.tasks),
+                f"{step.after} (all tasks)" if step.after else "-",
+            )
+    console.print(table)
+    console.print(f"{len(stage.datasets)} datasets, {len(plan.steps)} steps, {plan.total_tasks} tasks.")
+
+
+def render_summary(console: Console, rows) -> None:
+    table = Table(title="documents per dataset")
+    table.add_column("dataset")
+    table.add_column("in", justify="right")
+    table.add_column("corrupt lines skipped", justify="right")
+    table.add_column("removed by filter", justify="right")
+    table.add_column("removed as duplicate", justify="right")
+    table.add_column("out", justify="right")
+    table.add_column("state")
+    for row in rows:
+        table.add_row(
+            row.dataset,
+            _num(row.docs_in),
+            _num(row.corrupt_lines),
+            _num(row.removed_filter),
+            _num(row.removed_dedup),
+            _num(row.docs_out),
+            row.state,
+        )
+    console.print(table)
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Run a stage plan on this machine with datatrove's LocalPipelineExecutor (the embedded default).
+
+Steps of a dataset run in order, each with all its tasks spread over `workers` processes; a step whose
+tasks are all marked complete is skipped, so a relaunch does no work. Datasets are independent: a failed
+dataset is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatrove.executor import LocalPipelineExecutor
+from loguru import logger
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from smolprep.config.stage import StageConfig
+from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.plan import StagePlan, StepPlan
+from smolprep.state.layout import RunLayout
+
+
+@dataclass
+class LocalOutcome:
+    ran: list[str] = field(default_factory=list)  # "dataset/step" that did work
+    failed: dict[str, str] = field(default_factory=dict)  # dataset -> error
+    console_log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def step_complete(layout: RunLayout, step: StepPlan) -> bool:
+    return len(layout.completed_ranks(step.dataset, step.step) & set(range(step.tasks))) == step.tasks
+
+
+def run_local(
+    stage: StageConfig,
+    plan: StagePlan,
+    layout: RunLayout,
+    resources: FilterResources,
+    workers: int,
+    console: Console,
+) -> LocalOutcome:
+    outcome = LocalOutcome()
+    pending = [s for s in plan.steps if not step_complete(layout, s)]
+    if not pending:
+        return outcome
+    os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
+    log_dir = layout.stage_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    total = sum(s.tasks for s in plan.steps)
+    done_before = sum(len(layout.completed_ranks(s.dataset, s.step)) for s in plan.steps)
+    with (
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("tasks"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+        _stderr_to(outcome.console_log),
+    ):
+        bar = progress.add_task(f"{stage.name}", total=total, completed=done_before)
+        for dataset in plan.datasets():
+            for step in plan.for_dataset(dataset):
+                if step_complete(layout, step):
+                    continue
+                progress.update(bar, description=f"{stage.name}: {step.key}")
+                try:
+                    _run_step(stage, step, layout, resources, workers, lambda: _refresh(progress, bar, layout, plan))
+                    outcome.ran.append(step.key)
+                except Exception as err:  # a failed dataset must not stop the others
+                    outcome.failed[dataset] = f"{step.step}: {type(err).__name__}: {err}"
+                    logger.exception(f"{step.key} failed")
+                    break
+                finally:
+                    _refresh(progress, bar, layout, plan)
+        progress.update(bar, description=f"{stage.name}: finished")
+    return outcome
+
+
+def _refresh(progress: Progress, bar: int, layout: RunLayout, plan: StagePlan) -> None:
+    done = sum(len(layout.completed_ranks(s.dataset, s.step) & set(range(s.tasks))) for s in plan.steps)
+    progress.update(bar, completed=done)
+
+
+def _run_step(stage, step: StepPlan, layout: RunLayout, resources, workers: int, refresh) -> None:
+    spec = stage.dataset(step.dataset)
+    for folder in (layout.filtered(spec.name), layout.data(spec.name)):
+        folder.mkdir(parents=True, exist_ok=True)
+    pipeline = build_step(stage, spec, step.step, layout, resources)
+    executor = LocalPipelineExecutor(
+        pipeline,
+        tasks=step.tasks,
+        workers=max(1, min(workers, step.tasks)),
+        logging_dir=str(layout.logs(step.dataset, step.step)),
+        skip_completed=True,
+    )
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll, args=(stop, refresh), daemon=True)
+    poller.start()
+    try:
+        executor.run()
+    finally:
+        stop.set()
+        poller.join()
+    if not step_complete(layout, step):
+        missing = sorted(set(range(step.tasks)) - layout.completed_ranks(step.dataset, step.step))
+        raise RuntimeError(f"tasks {missing} did not complete; see {layout.logs(step.dataset, step.step)}/logs")
+
+
+def _poll(stop: threading.Event, refresh) -> None:
+    while not stop.wait(0.5):
+        refresh()
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send the datatrove workers' log output (fd 2) to a file while the progress bar owns the terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as target:
+        os.dup2(target.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

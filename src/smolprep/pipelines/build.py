@@ -1,0 +1,122 @@
+"""Pure builders: (stage, dataset, step) -> the list of datatrove PipelineSteps that step runs.
+
+Steps, in order (the names are a contract: job names, log folders, status --json):
+  filter -> minhash-signatures -> minhash-buckets -> minhash-cluster -> minhash-filter
+A dataset with `dedup: false` has only `filter`, which then writes the final output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+    MinhashDedupSignature,
+)
+from datatrove.pipeline.filters import SamplerFilter
+from datatrove.pipeline.writers import JsonlWriter
+
+from smolprep.config.stage import DatasetSpec, StageConfig
+from smolprep.filters import (
+    CodeSanityFilter,
+    LanguageAwareGopherQualityFilter,
+    LanguageAwareGopherRepetitionFilter,
+    LanguageIdFilter,
+    SpamFilter,
+    default_lid_model_path,
+    load_phrase_lists,
+)
+from smolprep.paths import default_spam_lists
+from smolprep.pipelines.readers import input_reader, intermediate_reader
+from smolprep.state.layout import STEPS, RunLayout
+
+OUTPUT_NAME = "${rank}.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class FilterResources:
+    """Files the filter step needs, resolved once on the launching machine."""
+
+    lid_model: str
+    spam_phrases: tuple[str, ...]
+
+    @classmethod
+    def load(cls, stage: StageConfig, lid_model: str | None = None) -> FilterResources:
+        lists = [Path(p) for p in stage.spam_lists] if stage.spam_lists else list(default_spam_lists())
+        base = Path(stage.source_file).parent
+        lists = [p if p.is_absolute() else (base / p) for p in lists]
+        return cls(lid_model=lid_model or default_lid_model_path(), spam_phrases=tuple(load_phrase_lists(lists)))
+
+
+def dataset_steps(spec: DatasetSpec) -> tuple[str, ...]:
+    return STEPS if spec.dedup else STEPS[:1]
+
+
+def step_tasks(stage: StageConfig, spec: DatasetSpec, step: str) -> int:
+    """Tasks of a step: filter, signatures and minhash-filter share the dataset's `tasks`
+    (signature rank r and filter rank r read the same files); buckets is a multiple of the bands;
+    cluster is one task."""
+    if step == "minhash-buckets":
+        return stage.minhash.num_buckets * stage.minhash.bucket_tasks_per_bucket
+    if step == "minhash-cluster":
+        return 1
+    return spec.tasks
+
+
+def minhash_config(stage: StageConfig) -> MinhashConfig:
+    m = stage.minhash
+    return MinhashConfig(n_grams=m.n_grams, num_buckets=m.num_buckets, hashes_per_bucket=m.hashes_per_bucket)
+
+
+def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[PipelineStep]:
+    """The filters chosen by the dataset's kind."""
+    if spec.kind == "code":
+        return [CodeSanityFilter()]
+    languages = list(spec.language)
+    steps: list[PipelineStep] = [
+        LanguageIdFilter(languages, model_path=resources.lid_model),
+        LanguageAwareGopherRepetitionFilter(default_language=languages[0], kind=spec.kind),
+        LanguageAwareGopherQualityFilter(default_language=languages[0], kind=spec.kind),
+    ]
+    if spec.kind == "web":
+        steps.append(SpamFilter(resources.spam_phrases))
+    return steps
+
+
+def build_step(
+    stage: StageConfig, spec: DatasetSpec, step: str, layout: RunLayout, resources: FilterResources
+) -> list[PipelineStep]:
+    if step not in dataset_steps(spec):
+        raise ValueError(f"dataset {spec.name} has no step {step!r}; its steps: {', '.join(dataset_steps(spec))}")
+    name = spec.name
+    filtered = str(layout.filtered(name))
+    final = str(layout.data(name))
+    if step == "filter":
+        out = filtered if spec.dedup else final
+        pipeline: list[PipelineStep] = [input_reader(stage, spec)]
+        if spec.sample_rate < 1.0:
+            pipeline.append(SamplerFilter(rate=spec.sample_rate))
+        pipeline += prose_filters(spec, resources)
+        pipeline.append(JsonlWriter(out, output_filename=OUTPUT_NAME, compression="gzip"))
+        return pipeline
+    config = minhash_config(stage)
+    signatures = str(layout.minhash(name, "signatures"))
+    buckets = str(layout.minhash(name, "buckets"))
+    remove = str(layout.minhash(name, "remove"))
+    if step == "minhash-signatures":
+        language = spec.language[0] if spec.kind != "code" else "en"
+        return [intermediate_reader(filtered), MinhashDedupSignature(signatures, config=config, language=language)]
+    if step == "minhash-buckets":
+        return [MinhashDedupBuckets(signatures, buckets, config=config)]
+    if step == "minhash-cluster":
+        return [MinhashDedupCluster(buckets, remove, config=config)]
+    return [
+        intermediate_reader(filtered),
+        MinhashDedupFilter(remove),
+        JsonlWriter(final, output_filename=OUTPUT_NAME, compression="gzip"),
+    ]
