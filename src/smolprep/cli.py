@@ -9,6 +9,7 @@ Exit codes: 0 success; 1 a run failed; 2 bad usage or bad config (nothing writte
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +19,13 @@ from rich.table import Table
 from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.profile import ClusterProfile, available_profiles, load_profile
 from smolprep.config.stage import StageConfig, load_stage_config
+from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
+from smolprep.pipelines.build import FilterResources, check_buildable
 from smolprep.plan import StagePlan, plan_stage
 from smolprep.state.layout import RunLayout
+from smolprep.state.run import pin_run
+from smolprep.summary import stage_summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +39,12 @@ examples:
   python launch.py --config configs/sample.yaml --cluster local     # the demo on the shipped sample
   python launch.py --stage 1 --dry-run                              # validate and show the plan
 """
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that does not cut table cells when output goes to a file or a pipe (logs, tests)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 200)
 
 
 class UsageError(Exception):
@@ -76,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
-    console = Console()
-    errors = Console(stderr=True)
+    console = make_console()
+    errors = make_console(stderr=True)
     try:
         args = build_parser().parse_args(args_list)
     except SystemExit as exit_:
@@ -114,29 +125,41 @@ def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, 
 def _launch(args: argparse.Namespace, console: Console) -> int:
     stage, profile, layout = load_inputs(args)
     plan = plan_stage(stage)
+    resources = _filter_resources(stage, profile)
+    problems = check_buildable(stage, layout, resources)
     if args.dry_run:
         render_plan(console, stage, plan, profile, layout)
+        for problem in problems:
+            console.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
         return EXIT_OK
+    if problems:
+        raise ConfigError(problems)
     if profile.executor != "local":
         raise UsageError(
             f"--cluster {profile.name}: submitting to Slurm is not available in this version; "
             "use --cluster local, or --dry-run to see the plan"
         )
-    return _run_local(args, stage, profile, layout, plan, console)
+    return _run_local(args, stage, profile, layout, plan, resources, console)
 
 
-def _run_local(args, stage: StageConfig, profile: ClusterProfile, layout: RunLayout, plan: StagePlan, console) -> int:
-    import os
-
-    from smolprep.local_run import run_local
-    from smolprep.pipelines.build import FilterResources
-    from smolprep.state.run import pin_run
-    from smolprep.summary import stage_summary
-
+def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
     try:
-        resources = FilterResources.load(stage, profile.lid_model)
+        return FilterResources.load(stage, profile.lid_model)
     except (OSError, ValueError) as err:
-        raise ConfigError([ConfigIssue(Path(stage.source_file), "spam_lists", stage.spam_lists, str(err))]) from err
+        raise ConfigError(
+            [ConfigIssue(Path(stage.source_file), "spam_lists", stage.spam_lists, "readable phrase lists", str(err))]
+        ) from err
+
+
+def _run_local(
+    args: argparse.Namespace,
+    stage: StageConfig,
+    profile: ClusterProfile,
+    layout: RunLayout,
+    plan: StagePlan,
+    resources: FilterResources,
+    console: Console,
+) -> int:
     workers = args.workers or profile.workers or os.cpu_count() or 1
     pin_run(layout, stage, plan)
     outcome = run_local(stage, plan, layout, resources, workers, console)

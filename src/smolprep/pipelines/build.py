@@ -21,6 +21,7 @@ from datatrove.pipeline.dedup.minhash import (
 from datatrove.pipeline.filters import SamplerFilter
 from datatrove.pipeline.writers import JsonlWriter
 
+from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters import (
     CodeSanityFilter,
@@ -120,3 +121,26 @@ def build_step(
         MinhashDedupFilter(remove),
         JsonlWriter(final, output_filename=OUTPUT_NAME, compression="gzip"),
     ]
+
+
+def check_buildable(stage: StageConfig, layout: RunLayout, resources: FilterResources) -> list[ConfigIssue]:
+    """Build every step's pipeline once, so that a missing word tokenizer (e.g. kiwipiepy for Korean) or a
+    bad parameter is reported before anything runs or is submitted."""
+    issues: list[ConfigIssue] = []
+    file = Path(stage.source_file)
+    for index, spec in enumerate(stage.datasets):
+        for step in dataset_steps(spec):
+            try:
+                build_step(stage, spec, step, layout, resources)
+            except (ImportError, ValueError) as err:
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"datasets[{index}] ({spec.name}) step {step}",
+                        ",".join(spec.language),
+                        "a pipeline that can be built on this machine",
+                        str(err).strip().splitlines()[0],
+                    )
+                )
+                break
+    return issues
