@@ -43,7 +43,15 @@ def test_unknown_dataset_selection_is_a_usage_error(root, capsys):
 def test_stage1_dry_run_offline_prints_the_plan(root, tmp_path):
     env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, str(root / "launch.py"), "--stage", "1", "--dry-run", "--output", str(tmp_path / "o")],
+        [
+            sys.executable,
+            str(root / "launch.py"),
+            "--stage",
+            "1",
+            "--dry-run",
+            "--output",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
         env=env,

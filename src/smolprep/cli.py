@@ -77,10 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="launch.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _common_options(parser)
-    parser.add_argument("--datasets", metavar="A,B", help="only these datasets of the stage (comma-separated)")
+    parser.add_argument(
+        "--datasets", metavar="A,B", help="only these datasets of the stage (comma-separated)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
     parser.add_argument(
-        "--workers", type=int, metavar="N", help="local executor: tasks run at once (default: profile, else CPUs)"
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local executor: tasks run at once (default: profile, else CPUs)",
     )
     return parser
 
@@ -147,7 +152,11 @@ def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterReso
         return FilterResources.load(stage, profile.lid_model)
     except (OSError, ValueError) as err:
         raise ConfigError(
-            [ConfigIssue(Path(stage.source_file), "spam_lists", stage.spam_lists, "readable phrase lists", str(err))]
+            [
+                ConfigIssue(
+                    Path(stage.source_file), "spam_lists", stage.spam_lists, "readable phrase lists", str(err)
+                )
+            ]
         ) from err
 
 
@@ -176,8 +185,12 @@ def _run_local(
     return EXIT_OK
 
 
-def render_plan(console: Console, stage: StageConfig, plan: StagePlan, profile: ClusterProfile, layout) -> None:
-    table = Table(title=f"plan: stage {stage.name} on {profile.name} ({profile.executor}) -> {layout.stage_dir}")
+def render_plan(
+    console: Console, stage: StageConfig, plan: StagePlan, profile: ClusterProfile, layout
+) -> None:
+    table = Table(
+        title=f"plan: stage {stage.name} on {profile.name} ({profile.executor}) -> {layout.stage_dir}"
+    )
     for column in ("dataset", "kind", "language", "weight", "step", "tasks", "after"):
         table.add_column(column)
     for spec in stage.datasets:

@@ -19,7 +19,7 @@ from pathlib import Path
 from datatrove.executor import LocalPipelineExecutor
 from loguru import logger
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources, build_step
@@ -79,7 +79,9 @@ def run_local(
                     continue
                 progress.update(bar, description=f"{stage.name}: {step.key}")
                 try:
-                    _run_step(stage, step, layout, resources, workers, lambda: _refresh(progress, bar, layout, plan))
+                    _run_step(
+                        stage, step, layout, resources, workers, lambda: _refresh(progress, bar, layout, plan)
+                    )
                     outcome.ran.append(step.key)
                 except Exception as err:  # a failed dataset must not stop the others
                     outcome.failed[dataset] = f"{step.step}: {type(err).__name__}: {err}"
@@ -91,7 +93,7 @@ def run_local(
     return outcome
 
 
-def _refresh(progress: Progress, bar: int, layout: RunLayout, plan: StagePlan) -> None:
+def _refresh(progress: Progress, bar: TaskID, layout: RunLayout, plan: StagePlan) -> None:
     done = sum(len(layout.completed_ranks(s.dataset, s.step) & set(range(s.tasks))) for s in plan.steps)
     progress.update(bar, completed=done)
 
@@ -118,7 +120,9 @@ def _run_step(stage, step: StepPlan, layout: RunLayout, resources, workers: int,
         poller.join()
     if not step_complete(layout, step):
         missing = sorted(set(range(step.tasks)) - layout.completed_ranks(step.dataset, step.step))
-        raise RuntimeError(f"tasks {missing} did not complete; see {layout.logs(step.dataset, step.step)}/logs")
+        raise RuntimeError(
+            f"tasks {missing} did not complete; see {layout.logs(step.dataset, step.step)}/logs"
+        )
 
 
 def _poll(stop: threading.Event, refresh) -> None:

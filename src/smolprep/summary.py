@@ -85,7 +85,13 @@ def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> Dataset
         removed_dedup = dedup[0].get("dropped") if dedup else None
         docs_out = _writer_total(final_blocks)
     return DatasetSummary(
-        dataset, docs_in, corrupt, removed_filter, removed_dedup, docs_out, "complete" if complete else "incomplete"
+        dataset,
+        docs_in,
+        corrupt,
+        removed_filter,
+        removed_dedup,
+        docs_out,
+        "complete" if complete else "incomplete",
     )
 
 

@@ -26,9 +26,18 @@ def _issues(path: Path) -> list[str]:
 
 
 def test_minimal_config_gets_defaults(tmp_path):
-    stage = load_stage_config(_config(tmp_path, "name: mini\ndatasets:\n  - {name: en, path: en}\n  - {name: vi, path: vi}\n"))
+    stage = load_stage_config(
+        _config(tmp_path, "name: mini\ndatasets:\n  - {name: en, path: en}\n  - {name: vi, path: vi}\n")
+    )
     en, vi = stage.datasets
-    assert (en.kind, en.language, en.tasks, en.format, en.dedup, en.sample_rate) == ("web", ("en",), 2, "jsonl", True, 1.0)
+    assert (en.kind, en.language, en.tasks, en.format, en.dedup, en.sample_rate) == (
+        "web",
+        ("en",),
+        2,
+        "jsonl",
+        True,
+        1.0,
+    )
     assert en.weight == vi.weight == 0.5
     assert Path(en.path) == (tmp_path / "en").resolve()
     assert en.origin == str((tmp_path / "en").resolve())
@@ -58,26 +67,71 @@ def test_language_list_and_source_dataset(tmp_path):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("name: s\ndatasets:\n  - {name: en, path: en, langauge: en}\n", ["datasets[0] (en).langauge", "did you mean 'language'"]),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, langauge: en}\n",
+            ["datasets[0] (en).langauge", "did you mean 'language'"],
+        ),
         ("name: s\nfoo: 1\ndatasets:\n  - {name: en, path: en}\n", ["foo: got 1", "one of the keys name"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en}\n  - {name: en, path: vi}\n", ["datasets[1] (en).name", "datasets[0] has the same name"]),
-        ("name: s\ndatasets:\n  - {name: en, path: nowhere}\n", ["datasets[0] (en).path: got 'nowhere'; expected an existing folder"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, weight: 0.5}\n  - {name: vi, path: vi, weight: 0.4}\n", ["datasets[].weight: got 0.9", "sum"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, weight: 0.5}\n  - {name: vi, path: vi}\n", ["a weight on every dataset, or on none", "vi"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, kind: prose}\n", ["datasets[0] (en).kind: got 'prose'; expected one of web, code, math"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, language: [en, xx]}\n", ["datasets[0] (en).language", "unknown: xx"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, tasks: two}\n", ["datasets[0] (en).tasks: got 'two'; expected an integer >= 1"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, tasks: 0}\n", ["tasks: got 0; expected an integer >= 1"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, sample_rate: 0}\n", ["sample_rate: got 0; expected a number in (0.0, 1.0]"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, dedup: maybe}\n", ["dedup: got 'maybe'; expected true or false"]),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en}\n  - {name: en, path: vi}\n",
+            ["datasets[1] (en).name", "datasets[0] has the same name"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: nowhere}\n",
+            ["datasets[0] (en).path: got 'nowhere'; expected an existing folder"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, weight: 0.5}\n  - {name: vi, path: vi, weight: 0.4}\n",
+            ["datasets[].weight: got 0.9", "sum"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, weight: 0.5}\n  - {name: vi, path: vi}\n",
+            ["a weight on every dataset, or on none", "vi"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, kind: prose}\n",
+            ["datasets[0] (en).kind: got 'prose'; expected one of web, code, math"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, language: [en, xx]}\n",
+            ["datasets[0] (en).language", "unknown: xx"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, tasks: two}\n",
+            ["datasets[0] (en).tasks: got 'two'; expected an integer >= 1"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, tasks: 0}\n",
+            ["tasks: got 0; expected an integer >= 1"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, sample_rate: 0}\n",
+            ["sample_rate: got 0; expected a number in (0.0, 1.0]"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, dedup: maybe}\n",
+            ["dedup: got 'maybe'; expected true or false"],
+        ),
         ("name: s\ndatasets:\n  - {name: En Web, path: en}\n", ["datasets[0] (En Web).name", "lowercase"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, source: a/b}\n", ["exactly one of `source`", "`path`"]),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, source: a/b}\n",
+            ["exactly one of `source`", "`path`"],
+        ),
         ("name: s\ndatasets:\n  - {name: en}\n", ["exactly one of `source`"]),
         ("name: s\ndatasets: []\n", ["datasets: got []; expected a non-empty list"]),
         ("datasets:\n  - {name: en, path: en}\n", ["name: got None; expected a value"]),
-        ("name: s\nminhash: {num_buckets: -1}\ndatasets:\n  - {name: en, path: en}\n", ["minhash.num_buckets: got -1"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, format: csv}\n", ["format: got 'csv'; expected one of jsonl, parquet, hf"]),
-        ("name: s\ndatasets:\n  - {name: en, path: en, glob: '*.parquet'}\n", ["a folder with input files matching '*.parquet'"]),
+        (
+            "name: s\nminhash: {num_buckets: -1}\ndatasets:\n  - {name: en, path: en}\n",
+            ["minhash.num_buckets: got -1"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, format: csv}\n",
+            ["format: got 'csv'; expected one of jsonl, parquet, hf"],
+        ),
+        (
+            "name: s\ndatasets:\n  - {name: en, path: en, glob: '*.parquet'}\n",
+            ["a folder with input files matching '*.parquet'"],
+        ),
         ("name: s\ndatasets: [\n", ["(syntax)", "valid YAML"]),
         ("- just\n- a list\n", ["(top level)", "a mapping"]),
     ],

@@ -73,7 +73,15 @@ def load_profile(name_or_path: str) -> ClusterProfile:
         model = Path(profile.lid_model).expanduser()
         if not model.is_file():
             raise ConfigError(
-                [ConfigIssue(file, "lid_model", profile.lid_model, "an existing fastText model file", "fix the path")]
+                [
+                    ConfigIssue(
+                        file,
+                        "lid_model",
+                        profile.lid_model,
+                        "an existing fastText model file",
+                        "fix the path",
+                    )
+                ]
             )
         profile = dataclasses.replace(profile, lid_model=str(model.resolve()))
     return profile

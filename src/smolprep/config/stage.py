@@ -70,7 +70,9 @@ class DatasetSpec:
         None,
         convert=optional(as_str),
     )
-    subset: str | None = option("Hugging Face config/subset name (with `source`)", None, convert=optional(as_str))
+    subset: str | None = option(
+        "Hugging Face config/subset name (with `source`)", None, convert=optional(as_str)
+    )
     split: str = option("dataset split to read", "train", convert=as_str)
     text_key: str = option("field that holds the document text", "text", convert=as_str)
     id_key: str = option("field that holds the document id (generated when absent)", "id", convert=as_str)
@@ -85,7 +87,9 @@ class DatasetSpec:
         convert=optional(as_choice(*FORMATS)),
     )
     glob: str | None = option(
-        "which files under `path` to read (default **/*.jsonl* or **/*.parquet)", None, convert=optional(as_str)
+        "which files under `path` to read (default **/*.jsonl* or **/*.parquet)",
+        None,
+        convert=optional(as_str),
     )
     kind: str = option(
         "web (language ID + Gopher + spam), math (formula-friendly quality), or code (no prose filters)",
@@ -102,9 +106,15 @@ class DatasetSpec:
         None,
         convert=optional(as_float(0.0, 1.0)),
     )
-    tasks: int = option("tasks of the filter step (and of MinHash signatures and filter)", 2, convert=as_int(1))
-    sample_rate: float = option("fraction of input documents to keep at random", 1.0, convert=as_float(0.0, 1.0, low_open=True))
-    max_docs: int | None = option("read at most this many documents per task", None, convert=optional(as_int(1)))
+    tasks: int = option(
+        "tasks of the filter step (and of MinHash signatures and filter)", 2, convert=as_int(1)
+    )
+    sample_rate: float = option(
+        "fraction of input documents to keep at random", 1.0, convert=as_float(0.0, 1.0, low_open=True)
+    )
+    max_docs: int | None = option(
+        "read at most this many documents per task", None, convert=optional(as_int(1))
+    )
     dedup: bool = option("run MinHash near-duplicate removal", True, convert=as_bool)
 
     @property
@@ -135,12 +145,16 @@ class StageConfig:
 
     name: str = option("stage name; also the run directory under the output root", convert=as_name)
     description: str = option("free text", "", convert=as_str)
-    token_budget: int | None = option("tokens the stage trains on (for the report)", None, convert=optional(as_int(1)))
-    tokenizer: str | None = option("local tokenizer.json for token counts (for the report)", None, convert=optional(as_str))
+    token_budget: int | None = option(
+        "tokens the stage trains on (for the report)", None, convert=optional(as_int(1))
+    )
+    tokenizer: str | None = option(
+        "local tokenizer.json for token counts (for the report)", None, convert=optional(as_str)
+    )
     spam_lists: tuple[str, ...] | None = option(
         "spam phrase lists (default: configs/spam/*.txt)", None, convert=optional(lambda v: _as_paths(v))
     )
-    minhash: MinhashSettings = option("MinHash settings", MinhashSettings(), convert=lambda v: v)
+    minhash: MinhashSettings = option("MinHash settings", MinhashSettings(), convert=lambda v: v)  # noqa: RUF009
     datasets: tuple[DatasetSpec, ...] = option("the datasets of the mixture", convert=lambda v: v)
     source_file: str = ""
     config_hash: str = ""
@@ -185,7 +199,9 @@ def load_stage_config(path: str | Path) -> StageConfig:
     try:
         raw = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as err:
-        raise ConfigError([ConfigIssue(file, "(syntax)", str(err).splitlines()[0], "valid YAML", str(err))]) from None
+        raise ConfigError(
+            [ConfigIssue(file, "(syntax)", str(err).splitlines()[0], "valid YAML", str(err))]
+        ) from None
     return parse_stage_config(raw, file, hashlib.sha256(raw_bytes).hexdigest())
 
 
@@ -211,7 +227,9 @@ def _parse_datasets(reader: MappingReader, raw: Any, file: Path) -> tuple[Datase
     if raw is None:
         return ()  # the missing key is reported by the top-level reader
     if not isinstance(raw, list) or not raw:
-        reader.issue("datasets", raw, "a non-empty list of datasets", "see configs/sample.yaml for an example")
+        reader.issue(
+            "datasets", raw, "a non-empty list of datasets", "see configs/sample.yaml for an example"
+        )
         return ()
     specs: list[DatasetSpec] = []
     seen: dict[str, int] = {}
@@ -252,7 +270,9 @@ def _check_dataset(reader: MappingReader, spec: DatasetSpec, key: str, file: Pat
         return None
     if spec.source is not None:
         if spec.format is not None or spec.glob is not None:
-            reader.issue(f"{key}.format", spec.format or spec.glob, "no format/glob with `source`", "remove it")
+            reader.issue(
+                f"{key}.format", spec.format or spec.glob, "no format/glob with `source`", "remove it"
+            )
         return spec if len(reader.issues) == before else None
     if spec.subset is not None:
         reader.issue(f"{key}.subset", spec.subset, "no subset with a local `path`", "remove it")

