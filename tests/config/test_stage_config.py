@@ -41,7 +41,7 @@ def test_minimal_config_gets_defaults(tmp_path):
     assert en.weight == vi.weight == 0.5
     assert Path(en.path) == (tmp_path / "en").resolve()
     assert en.origin == str((tmp_path / "en").resolve())
-    assert stage.minhash.num_buckets == 14 and len(stage.config_hash) == 64
+    assert stage.minhash.num_buckets == 20 and len(stage.config_hash) == 64
 
 
 def test_language_list_and_source_dataset(tmp_path):

@@ -132,7 +132,7 @@ class MinhashSettings:
     """MinHash near-duplicate detection (datatrove's MinhashConfig)."""
 
     n_grams: int = option("words per shingle", 5, convert=as_int(1))
-    num_buckets: int = option("LSH bands", 14, convert=as_int(1))
+    num_buckets: int = option("LSH bands", 20, convert=as_int(1))
     hashes_per_bucket: int = option("hashes per band", 8, convert=as_int(1))
     bucket_tasks_per_bucket: int = option(
         "tasks per band in the minhash-buckets step (its tasks = num_buckets x this)", 1, convert=as_int(1)
