@@ -27,8 +27,8 @@ test: setup lint typecheck
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench sample
-	$(VENV)/bin/ruff format --check src tests bench sample
+	$(VENV)/bin/ruff check src tests sample
+	$(VENV)/bin/ruff format --check src tests sample
 
 typecheck: setup
 	$(VENV)/bin/mypy
