@@ -23,6 +23,15 @@ from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
 from smolprep.pipelines.build import FilterResources, check_buildable
 from smolprep.plan import StagePlan, plan_stage
+from smolprep.slurm.monitor import wait_for_stage
+from smolprep.slurm.submit import (
+    SbatchError,
+    SlurmStage,
+    SubmitOutcome,
+    check_submittable,
+    submit_stage,
+)
+from smolprep.slurm.submit import test_only as test_only_script
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import pin_run
 from smolprep.summary import stage_summary
@@ -80,7 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--datasets", metavar="A,B", help="only these datasets of the stage (comma-separated)"
     )
-    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, print the plan and (Slurm) every sbatch script; submit nothing, needs no Slurm",
+    )
+    parser.add_argument(
+        "--test-only",
+        action="store_true",
+        help="with --dry-run: also pass each sbatch script through `sbatch --test-only` (needs Slurm)",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="Slurm: block until the stage finished; exit 0 only if every task of every step completed",
+    )
+    parser.add_argument("--partition", metavar="P", help="Slurm partition (overrides the profile)")
+    parser.add_argument("--account", metavar="A", help="Slurm account (overrides the profile)")
+    parser.add_argument("--qos", metavar="Q", help="Slurm QOS (overrides the profile)")
     parser.add_argument(
         "--workers",
         type=int,
@@ -122,7 +148,8 @@ def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, 
     stage = load_stage_config(resolve_config_path(args))
     if getattr(args, "datasets", None):
         stage = stage.select([n.strip() for n in args.datasets.split(",") if n.strip()])
-    profile = load_profile(args.cluster)
+    overrides = {k: getattr(args, k, None) for k in ("partition", "account", "qos")}
+    profile = load_profile(args.cluster, overrides)
     root = Path(args.output or profile.storage_root).expanduser().resolve()
     return stage, profile, RunLayout(root, stage.name)
 
@@ -132,19 +159,88 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
     plan = plan_stage(stage)
     resources = _filter_resources(stage, profile)
     problems = check_buildable(stage, layout, resources)
+    if args.test_only and not args.dry_run:
+        raise UsageError("--test-only goes with --dry-run")
     if args.dry_run:
         render_plan(console, stage, plan, profile, layout)
+        code = EXIT_OK
+        if profile.executor == "slurm":
+            code = render_scripts(console, SlurmStage(stage, plan, profile, layout), args.test_only)
         for problem in problems:
             console.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
-        return EXIT_OK
+        return code
     if problems:
         raise ConfigError(problems)
-    if profile.executor != "local":
-        raise UsageError(
-            f"--cluster {profile.name}: submitting to Slurm is not available in this version; "
-            "use --cluster local, or --dry-run to see the plan"
-        )
+    if profile.executor == "slurm":
+        return _run_slurm(args, SlurmStage(stage, plan, profile, layout), resources, console)
+    if args.wait:
+        raise UsageError("--wait is for Slurm profiles; a local run always waits")
     return _run_local(args, stage, profile, layout, plan, resources, console)
+
+
+def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int:
+    """Print every sbatch script of the plan (and optionally ask Slurm to check each one)."""
+    code = EXIT_OK
+    for sub in target.submissions():
+        for chunk in sub.chunks:
+            script = target.script(
+                chunk, f"smolprep:{target.stage.name}:{chunk.dataset}:{chunk.step}:{chunk.index}"
+            )
+            console.rule(f"{chunk.dataset} / {chunk.step} / chunk {chunk.index} ({chunk.size} array tasks)")
+            console.print(script, markup=False, highlight=False, soft_wrap=True)
+            if test_only:
+                try:
+                    console.print(f"sbatch --test-only: {test_only_script(script)}", markup=False)
+                except SbatchError as err:
+                    console.print(f"[bold red]sbatch --test-only failed:[/] {err}", highlight=False)
+                    code = EXIT_USAGE
+    return code
+
+
+def _run_slurm(
+    args: argparse.Namespace, target: SlurmStage, resources: FilterResources, console: Console
+) -> int:
+    issues = check_submittable(target.profile)
+    if issues:
+        raise ConfigError(issues)
+    pin_run(target.layout, target.stage, target.plan)
+    outcome = submit_stage(target, resources)
+    render_submission(console, target, outcome)
+    if outcome.errors:
+        return EXIT_FAILED
+    if not outcome.submitted_jobs and all(s.state == "complete" for s in outcome.steps):
+        console.print(f"Everything is complete in {target.layout.stage_dir}: nothing to submit.")
+        return EXIT_OK
+    if not args.wait:
+        console.print(f"Watch it with: squeue --me   |   python launch.py status {_stage_args(args)}")
+        return EXIT_OK
+    complete = wait_for_stage(target.layout, target.plan, console)
+    render_summary(console, stage_summary(target.layout, target.plan))
+    if not complete:
+        console.print(
+            "[bold red]The stage did not complete[/]: some tasks failed; see the logs under "
+            f"{target.layout.stage_dir / 'logs'}",
+            highlight=False,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _stage_args(args: argparse.Namespace) -> str:
+    which = f"--stage {args.stage}" if args.stage else f"--config {args.config}"
+    return f"{which} --cluster {args.cluster}" + (f" --output {args.output}" if args.output else "")
+
+
+def render_submission(console: Console, target: SlurmStage, outcome: SubmitOutcome) -> None:
+    table = Table(title=f"stage {target.stage.name}: submission to {target.profile.name}")
+    for column in ("dataset", "step", "tasks to run", "job ids", "state"):
+        table.add_column(column)
+    for step in outcome.steps:
+        state = {"queued-already": "already queued: not submitted again"}.get(step.state, step.state)
+        if step.state == "error":
+            state = f"[red]error[/]: {step.message}"
+        table.add_row(step.dataset, step.step, str(step.ranks), ",".join(step.job_ids) or "-", state)
+    console.print(table)
 
 
 def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:

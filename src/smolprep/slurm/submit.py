@@ -1,0 +1,282 @@
+"""Submitting a stage to Slurm: the only module that builds Slurm executors and calls sbatch.
+
+Each step of each dataset becomes one or more job arrays (split at the profile's max_array_size). A
+step's arrays depend with `afterok` on **every** array of the step before, so a step starts only when
+all tasks of the previous one completed (datatrove's own executor waits only for the last array).
+Datasets do not depend on each other. Jobs carry `--kill-on-invalid-dep=yes`: when an upstream task
+fails, Slurm cancels the dependents instead of leaving them pending forever.
+
+We use datatrove's SlurmPipelineExecutor for what runs on the node (`launch_pickled_pipeline` loads the
+pickled executor, which reads ranks_to_run.json and runs its ranks), and render and submit the sbatch
+scripts ourselves; datatrove's merge-stats jobs are not submitted (smolprep merges stats itself).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dill
+from datatrove.executor.slurm import SlurmPipelineExecutor
+from dill import CONTENTS_FMODE
+
+from smolprep.config.errors import ConfigIssue
+from smolprep.config.profile import ClusterProfile, preamble_path
+from smolprep.config.stage import StageConfig
+from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.plan import StagePlan
+from smolprep.slurm import query
+from smolprep.slurm.plan import StepSubmission, plan_submissions
+from smolprep.slurm.render import ArrayChunk, render_preamble, render_sbatch
+from smolprep.state import ledger
+from smolprep.state.atomic import write_text_atomic
+from smolprep.state.layout import RunLayout
+
+
+class SbatchError(RuntimeError):
+    """sbatch refused a job or printed something we cannot parse."""
+
+
+class SmolprepSlurmExecutor(SlurmPipelineExecutor):
+    """datatrove's Slurm executor as it runs on the node; submission is done by smolprep."""
+
+    def launch_job(self):  # pragma: no cover - guard
+        raise RuntimeError("smolprep submits its own job arrays; use smolprep.slurm.submit")
+
+    def launch_merge_stats(self):
+        """No merge-stats job: it would wait forever behind a failed array; smolprep merges stats itself."""
+
+
+_JOB_ID = re.compile(r"^(\d+)(;\S+)?$")
+
+
+def parse_sbatch_parsable(output: str) -> str:
+    """`sbatch --parsable` prints `<jobid>` or `<jobid>;<cluster>`."""
+    text = output.strip().splitlines()[-1] if output.strip() else ""
+    match = _JOB_ID.match(text)
+    if not match:
+        raise SbatchError(
+            f"cannot read a job id from sbatch's output {output!r}: expected '<jobid>' or '<jobid>;<cluster>' "
+            "(--parsable); the job may or may not have been queued: check `squeue --me`"
+        )
+    return match.group(1)
+
+
+def _sbatch(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["sbatch", *args], input=script, capture_output=True, text=True, timeout=120, check=False
+        )
+    except FileNotFoundError as err:
+        raise SbatchError(
+            "sbatch not found: run this on a Slurm login node (or start cluster/dev-slurm)"
+        ) from err
+
+
+def sbatch(script: str, dependency: list[str]) -> str:
+    args = ["--parsable"]
+    if dependency:
+        args.append("--dependency=afterok:" + ":".join(dependency))
+    result = _sbatch(args, script)
+    if result.returncode != 0:
+        raise SbatchError(f"sbatch refused the job: {result.stderr.strip() or result.stdout.strip()}")
+    return parse_sbatch_parsable(result.stdout)
+
+
+def test_only(script: str) -> str:
+    """`sbatch --test-only`: Slurm checks the script and says when it would start; nothing is queued."""
+    result = _sbatch(["--test-only"], script)
+    if result.returncode != 0:
+        raise SbatchError(f"sbatch --test-only refused the script: {result.stderr.strip()}")
+    return (result.stderr or result.stdout).strip()
+
+
+def check_submittable(profile: ClusterProfile) -> list[ConfigIssue]:
+    """Refuse an unknown partition, account or QOS before anything is submitted."""
+    args = ["--test-only", "--wrap=true", "--time=1"]
+    for flag, value in (
+        ("--partition", profile.partition),
+        ("--account", profile.account),
+        ("--qos", profile.qos),
+    ):
+        if value:
+            args.append(f"{flag}={value}")
+    result = _sbatch(args)
+    if result.returncode == 0:
+        return []
+    message = (result.stderr or result.stdout).strip()
+    lowered = message.lower()
+    for key, value in (("partition", profile.partition), ("account", profile.account), ("qos", profile.qos)):
+        if f"invalid {key}" in lowered:
+            return [
+                ConfigIssue(
+                    Path(profile.source_file),
+                    f"{key} (or --{key})",
+                    value,
+                    f"a {key} this cluster accepts",
+                    f"Slurm said: {message}. See `sinfo -s` for partitions",
+                )
+            ]
+    return [
+        ConfigIssue(
+            Path(profile.source_file),
+            "executor",
+            profile.executor,
+            "a Slurm controller that answers sbatch --test-only",
+            f"Slurm said: {message}. Is SLURM_CONF set (dev cluster: "
+            'eval "$(cluster/dev-slurm/start.sh | tail -1)") and slurmctld up?',
+        )
+    ]
+
+
+@dataclass
+class SubmittedStep:
+    dataset: str
+    step: str
+    job_ids: list[str]
+    state: str  # submitted, queued-already, complete, error
+    ranks: int = 0
+    message: str = ""
+
+
+@dataclass
+class SubmitOutcome:
+    steps: list[SubmittedStep] = field(default_factory=list)
+
+    @property
+    def submitted_jobs(self) -> list[str]:
+        return [j for s in self.steps if s.state == "submitted" for j in s.job_ids]
+
+    @property
+    def errors(self) -> list[SubmittedStep]:
+        return [s for s in self.steps if s.state == "error"]
+
+
+@dataclass(frozen=True)
+class SlurmStage:
+    """Everything needed to render and submit a stage's arrays."""
+
+    stage: StageConfig
+    plan: StagePlan
+    profile: ClusterProfile
+    layout: RunLayout
+
+    @property
+    def hf_home(self) -> str:
+        return self.profile.hf_home or str(self.layout.root / ".cache" / "huggingface")
+
+    def submissions(self) -> list[StepSubmission]:
+        completed = {
+            (s.dataset, s.step): self.layout.completed_ranks(s.dataset, s.step) for s in self.plan.steps
+        }
+        return plan_submissions(self.plan, self.profile, completed)
+
+    def script(self, chunk: ArrayChunk, tag: str) -> str:
+        template_file = preamble_path(self.profile)
+        if template_file is None:
+            raise FileNotFoundError(f"preamble template {self.profile.preamble!r} not found")
+        preamble = render_preamble(
+            template_file.read_text(), self.profile, self.hf_home, self.stage.name, chunk.dataset, chunk.step
+        )
+        return render_sbatch(
+            self.stage.name, chunk, self.profile, preamble, self.layout.logs(chunk.dataset, chunk.step), tag
+        )
+
+
+def submission_tag(stage: str, chunk: ArrayChunk) -> str:
+    return f"smolprep:{stage}:{chunk.dataset}:{chunk.step}:{chunk.index}:{uuid.uuid4().hex[:12]}"
+
+
+def _write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterResources) -> None:
+    stage, spec = target.stage, target.stage.dataset(sub.step.dataset)
+    logs = target.layout.logs(spec.name, sub.step.step)
+    (logs / "slurm_logs").mkdir(parents=True, exist_ok=True)
+    for folder in (target.layout.filtered(spec.name), target.layout.data(spec.name)):
+        folder.mkdir(parents=True, exist_ok=True)
+    res = target.profile.resources(sub.step.step)
+    executor = SmolprepSlurmExecutor(
+        build_step(stage, spec, sub.step.step, target.layout, resources),
+        tasks=sub.step.tasks,
+        time=res.time,
+        partition=target.profile.partition or "",
+        cpus_per_task=res.cpus,
+        job_name=f"smolprep-{stage.name}-{spec.name}-{sub.step.step}",
+        qos="",
+        logging_dir=str(logs),
+        max_array_size=target.profile.max_array_size,
+        tasks_per_job=sub.tasks_per_job,
+        slurm_logs_folder=str(logs / "slurm_logs"),
+        requeue_signals=("SIGUSR1",),
+        mail_user=None,
+    )
+    tmp = logs / "executor.pik.tmp"
+    with open(tmp, "wb") as f:
+        dill.dump(executor, f, fmode=CONTENTS_FMODE)
+    tmp.replace(logs / "executor.pik")
+    write_text_atomic(logs / "ranks_to_run.json", json.dumps(list(sub.ranks)))
+    executor.save_executor_as_json()
+
+
+def submit_stage(
+    target: SlurmStage,
+    resources: FilterResources,
+    on_step: Callable[[SubmittedStep], None] = lambda s: None,
+) -> SubmitOutcome:
+    """Submit every step that is neither complete nor already queued; datasets are independent."""
+    outcome = SubmitOutcome()
+    entries = ledger.read(target.layout.ledger)
+    known = {e.job_id for e in entries}
+    active = {e.array_job_id for e in query.queue(known)} if known else set()
+    by_dataset: dict[str, list[StepSubmission]] = {}
+    for sub in target.submissions():
+        by_dataset.setdefault(sub.step.dataset, []).append(sub)
+    for subs in by_dataset.values():
+        previous: list[str] = []
+        for sub in subs:
+            result = _submit_step(target, sub, resources, entries, active, previous)
+            outcome.steps.append(result)
+            on_step(result)
+            if result.state == "error":
+                break  # the rest of this dataset would depend on a step that is not queued
+            previous = result.job_ids
+    return outcome
+
+
+def _submit_step(
+    target: SlurmStage,
+    sub: StepSubmission,
+    resources: FilterResources,
+    entries: list[ledger.LedgerEntry],
+    active: set[str],
+    previous: list[str],
+) -> SubmittedStep:
+    dataset, step = sub.step.dataset, sub.step.step
+    queued = [j for j in ledger.jobs_of(entries, dataset, step) if j in active]
+    if queued:
+        # never rewrite ranks_to_run.json under queued jobs: they read it when they start
+        return SubmittedStep(
+            dataset, step, queued, "queued-already", len(sub.ranks), "already queued or running"
+        )
+    if sub.complete:
+        return SubmittedStep(dataset, step, [], "complete")
+    try:
+        _write_executor(target, sub, resources)
+        job_ids = []
+        for chunk in sub.chunks:
+            tag = submission_tag(target.stage.name, chunk)
+            script = target.script(chunk, tag)
+            job_id = sbatch(script, previous)
+            job_ids.append(job_id)
+            array = f"0-{chunk.size - 1}"
+            ledger.append(
+                target.layout.ledger,
+                ledger.new_entry(dataset, step, job_id, chunk.index, array, list(chunk.ranks), tag),
+            )
+    except (SbatchError, OSError) as err:
+        return SubmittedStep(dataset, step, [], "error", len(sub.ranks), str(err))
+    return SubmittedStep(dataset, step, job_ids, "submitted", len(sub.ranks))

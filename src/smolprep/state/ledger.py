@@ -1,0 +1,58 @@
+"""jobs.jsonl: every submission of a stage (dataset, step, job id, chunk, array, ranks, time), appended."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    dataset: str
+    step: str
+    job_id: str
+    chunk: int
+    array: str
+    ranks: list[int]
+    tag: str
+    time: float
+    host: str = ""
+    pid: int = 0
+
+
+def append(ledger: Path, entry: LedgerEntry) -> None:
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(asdict(entry), sort_keys=True) + "\n"
+    with open(ledger, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read(ledger: Path) -> list[LedgerEntry]:
+    if not ledger.is_file():
+        return []
+    entries = []
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                entries.append(LedgerEntry(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line cut by a crash while appending
+    return entries
+
+
+def new_entry(
+    dataset: str, step: str, job_id: str, chunk: int, array: str, ranks: list[int], tag: str
+) -> LedgerEntry:
+    return LedgerEntry(
+        dataset, step, job_id, chunk, array, ranks, tag, time.time(), socket.gethostname(), os.getpid()
+    )
+
+
+def jobs_of(entries: list[LedgerEntry], dataset: str, step: str) -> list[str]:
+    return [e.job_id for e in entries if e.dataset == dataset and e.step == step]
