@@ -1,13 +1,19 @@
-"""Shared fixtures: paths of the checkout, a helper to write small JSONL inputs and configs."""
+"""Shared fixtures and helpers: small JSONL inputs, local stage runs, the shared sample run."""
 
 from __future__ import annotations
 
 import gzip
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from smolprep.cli import main
+from smolprep.config.stage import StageConfig, load_stage_config
+from smolprep.plan import plan_stage
+from smolprep.state.layout import RunLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,3 +38,31 @@ def read_jsonl_folder(folder: Path) -> list[dict]:
         with gzip.open(file, "rt", encoding="utf-8") as f:
             records += [json.loads(line) for line in f if line.strip()]
     return records
+
+
+@dataclass
+class StageRun:
+    config: StageConfig
+    layout: RunLayout
+    exit_code: int
+    stdout: str
+
+    def relaunch(self, capsys, cluster: str = "local") -> tuple[int, str]:
+        args = ["--config", self.config.source_file, "--cluster", cluster, "--output", str(self.layout.root)]
+        return main(args), capsys.readouterr().out
+
+
+def run_stage(config_path: Path, output: Path, capsys=None, cluster: str = "local", extra=()) -> StageRun:
+    code = main(["--config", str(config_path), "--cluster", cluster, "--output", str(output), *extra])
+    stdout = capsys.readouterr().out if capsys else ""
+    config = load_stage_config(config_path)
+    return StageRun(config, RunLayout(output.resolve(), config.name), code, stdout)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> StageRun:
+    output = tmp_path_factory.mktemp("sample-run")
+    run = run_stage(ROOT / "configs" / "sample.yaml", output)
+    assert run.exit_code == 0, "the sample stage failed; see the logs under " + str(run.layout.stage_dir)
+    assert len(plan_stage(run.config).steps) == 15
+    return run

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
 from smolprep.cli import main
+from smolprep.config.stage import load_stage_config
+from smolprep.plan import plan_stage
 from tests.conftest import write_jsonl
 
 
@@ -40,8 +43,14 @@ def test_unknown_dataset_selection_is_a_usage_error(root, capsys):
     assert "nope" in capsys.readouterr().err
 
 
-def test_stage1_dry_run_offline_prints_the_plan(root, tmp_path):
-    env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tmp_path):
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SLURM_CONF": str(tmp_path / "no-slurm.conf"),  # any Slurm command would fail
+    }
     result = subprocess.run(
         [
             sys.executable,
@@ -62,6 +71,13 @@ def test_stage1_dry_run_offline_prints_the_plan(root, tmp_path):
     assert "41 datasets, 205 steps" in result.stdout
     assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
     assert not (tmp_path / "o").exists()
+    stage = load_stage_config(root / "configs" / "stage1.yaml")
+    chunks = sum(math.ceil(step.tasks / 1001) for step in plan_stage(stage).steps)
+    assert chunks > 205  # fineweb-edu and dclm have more tasks than one array may hold
+    assert result.stdout.count("#!/bin/bash\n#SBATCH --job-name=smolprep-stage1-") == chunks
+    for dataset in stage.datasets:
+        for step in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter"):
+            assert f"#SBATCH --job-name=smolprep-stage1-{dataset.name}-{step}\n" in result.stdout
 
 
 def test_help_explains_the_commands(capsys):

@@ -6,8 +6,7 @@ import json
 
 from smolprep.plan import plan_stage
 from smolprep.summary import stage_summary, step_blocks
-from tests.conftest import read_jsonl_folder
-from tests.e2e.conftest import run_stage
+from tests.conftest import read_jsonl_folder, run_stage
 
 GOOD = "def add(a, b):\n    return a + b\n"
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import read_jsonl_folder, write_jsonl
-from tests.e2e.conftest import run_stage
+from tests.conftest import read_jsonl_folder, run_stage, write_jsonl
 
 SPAM_EN = ["Click here to claim your prize.", "Buy now and save big!", "Subscribe now for more deals."]
 SPAM_VI = ["Đăng ký ngay để nhận quà.", "Mua ngay kẻo lỡ!", "Cẩn thận lừa đảo, nhấn vào đây."]

@@ -100,7 +100,7 @@ def render_sbatch(
         "set -euo pipefail",
         f"export RUN_OFFSET={chunk.index}",
         'echo "smolprep: ${SLURM_JOB_NAME} array task ${SLURM_ARRAY_TASK_ID} (chunk ${RUN_OFFSET}) '
-        'job ${SLURM_JOB_ID} on $(hostname) at $(date -Is), restart ${SLURM_RESTART_COUNT:-0}"',
+        'job ${SLURM_JOB_ID} on $(hostname) at $(date +%FT%T.%N%:z), restart ${SLURM_RESTART_COUNT:-0}"',
         f"srun --ntasks=1 --kill-on-bad-exit=1 launch_pickled_pipeline {shlex.quote(str(logging_dir / 'executor.pik'))}",
         "",
     ]

@@ -1,0 +1,153 @@
+"""Stages submitted to the real single-node Slurm of cluster/dev-slurm (started by the dev_slurm fixture)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from smolprep.cli import main
+from smolprep.state import ledger
+from tests.conftest import ROOT, read_jsonl_folder, run_stage, write_jsonl
+
+pytestmark = pytest.mark.slurm
+
+
+def _queue_size() -> int:
+    out = subprocess.run(["squeue", "-h", "--array", "-o", "%i"], capture_output=True, text=True, check=True)
+    return len(out.stdout.split())
+
+
+def _texts(folder: Path) -> set[str]:
+    return {r["text"] for r in read_jsonl_folder(folder)}
+
+
+@pytest.fixture(scope="module")
+def slurm_sample(dev_slurm, tmp_path_factory):
+    run = run_stage(
+        ROOT / "configs" / "sample.yaml",
+        tmp_path_factory.mktemp("slurm-sample"),
+        None,
+        "dev-slurm",
+        ["--wait"],
+    )
+    assert run.exit_code == 0, f"the sample stage failed on Slurm; see {run.layout.stage_dir / 'logs'}"
+    return run
+
+
+def test_sample_on_slurm_gives_the_same_documents_as_local(slurm_sample, sample_run):
+    for spec in sample_run.config.datasets:
+        local = _texts(sample_run.layout.data(spec.name))
+        assert local
+        assert _texts(slurm_sample.layout.data(spec.name)) == local, spec.name
+
+
+def test_jobs_are_named_and_recorded_in_the_ledger(slurm_sample):
+    entries = ledger.read(slurm_sample.layout.ledger)
+    assert {(e.dataset, e.step) for e in entries} == {
+        (d.name, s)
+        for d in slurm_sample.config.datasets
+        for s in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
+    }
+    assert all(e.tag.startswith("smolprep:sample:") and e.job_id.isdigit() for e in entries)
+    script = (slurm_sample.layout.logs("en-web", "filter") / "slurm_logs").iterdir()
+    first_log = next(iter(sorted(script))).read_text()
+    assert "smolprep: smolprep-sample-en-web-filter array task" in first_log
+
+
+def test_relaunch_after_success_queues_nothing(slurm_sample, capsys):
+    before = ledger.read(slurm_sample.layout.ledger)
+    code, out = slurm_sample.relaunch(capsys, cluster="dev-slurm")
+    assert code == 0
+    assert "nothing to submit" in out
+    assert ledger.read(slurm_sample.layout.ledger) == before
+
+
+def test_unknown_partition_exits_2_and_queues_nothing(dev_slurm, tmp_path, capsys):
+    queued = _queue_size()
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--config",
+            str(ROOT / "configs/sample.yaml"),
+            "--cluster",
+            "dev-slurm",
+            "--output",
+            str(out),
+            "--partition",
+            "no-such-partition",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no-such-partition" in err and "partition" in err
+    assert not out.exists()
+    assert _queue_size() == queued
+
+
+def test_test_only_checks_each_script_with_slurm(dev_slurm, tmp_path, capsys):
+    code = main(
+        [
+            "--config",
+            str(ROOT / "configs/sample.yaml"),
+            "--cluster",
+            "dev-slurm",
+            "--output",
+            str(tmp_path),
+            "--dry-run",
+            "--test-only",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("#!/bin/bash") == 15
+    assert out.count("sbatch --test-only: ") == 15 and "to start at" in out
+    assert not any(tmp_path.iterdir())
+
+
+_STARTED = re.compile(r" at (\S+), restart")
+
+
+def _start_times(logs: Path) -> list[datetime]:
+    times = []
+    for file in (logs / "slurm_logs").glob("*.out"):
+        times += [datetime.fromisoformat(m.group(1)) for m in _STARTED.finditer(file.read_text())]
+    return times
+
+
+def test_a_step_split_into_several_arrays_gates_its_dependent_on_all_of_them(dev_slurm, tmp_path):
+    sources = [p for p in sorted((ROOT / "src" / "smolprep").rglob("*.py")) if p.read_text().strip()][:14]
+    for i in range(7):
+        write_jsonl(
+            tmp_path / "code" / f"part-{i}.jsonl",
+            [{"id": f"{i}-{j}", "text": sources[2 * i + j].read_text()} for j in range(2)],
+        )
+    config = tmp_path / "split.yaml"
+    config.write_text(
+        "name: split\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: code, path: code, kind: code, tasks: 7}\n"
+    )
+    profile = tmp_path / "tiny-arrays.yaml"
+    profile.write_text(
+        (ROOT / "cluster" / "dev-slurm.yaml").read_text().replace("max_array_size: 1001", "max_array_size: 3")
+    )
+
+    run = run_stage(config, tmp_path / "out", None, str(profile), ["--wait"])
+
+    assert run.exit_code == 0
+    entries = ledger.read(run.layout.ledger)
+    filter_jobs = [e for e in entries if e.step == "filter"]
+    assert [(e.chunk, e.array, e.ranks) for e in filter_jobs] == [
+        (0, "0-2", [0, 1, 2]),
+        (1, "0-2", [3, 4, 5]),
+        (2, "0-0", [6]),
+    ]
+    upstream_done = max(p.stat().st_mtime for p in run.layout.completions("code", "filter").iterdir())
+    downstream = _start_times(run.layout.logs("code", "minhash-signatures"))
+    assert len(downstream) == 7
+    assert min(t.timestamp() for t in downstream) >= upstream_done
+    assert len(read_jsonl_folder(run.layout.data("code"))) == 14
+    assert json.loads((run.layout.logs("code", "filter") / "ranks_to_run.json").read_text()) == list(range(7))
