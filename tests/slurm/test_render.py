@@ -225,11 +225,6 @@ def test_rendered_script_is_valid_bash(case):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slurm_templates/venv.sh has ${modules} and ${env} in its comment lines 2-3; with two or more "
-    "modules or env entries the second line escapes the comment and the script is a bash syntax error",
-)
 def test_venv_preamble_with_several_modules_and_env_is_valid_bash():
     profile = dataclasses.replace(MODULES, preamble="venv")
     preamble = render_preamble((TEMPLATES / "venv.sh").read_text(), profile, HF_HOME, "s", "d", "filter")

@@ -151,3 +151,27 @@ def test_a_step_split_into_several_arrays_gates_its_dependent_on_all_of_them(dev
     assert min(t.timestamp() for t in downstream) >= upstream_done
     assert len(read_jsonl_folder(run.layout.data("code"))) == 14
     assert json.loads((run.layout.logs("code", "filter") / "ranks_to_run.json").read_text()) == list(range(7))
+
+
+def test_a_failed_step_cancels_its_dependents_and_spares_other_datasets(dev_slurm, tmp_path):
+    write_jsonl(tmp_path / "good" / "part-0.jsonl", [{"id": "a", "text": "def f():\n    return 1\n"}])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "part-0.jsonl.gz").write_bytes(b"this is not gzip\n")  # the filter task will crash
+    config = tmp_path / "failing.yaml"
+    config.write_text(
+        "name: failing\nminhash: {num_buckets: 1}\ndatasets:\n"
+        "  - {name: bad, path: bad, kind: code, tasks: 1}\n"
+        "  - {name: good, path: good, kind: code, tasks: 1}\n"
+    )
+
+    run = run_stage(config, tmp_path / "out", None, "dev-slurm", ["--wait"])
+
+    assert run.exit_code == 1
+    job_ids = {e.job_id for e in ledger.read(run.layout.ledger)}
+    listed = subprocess.run(
+        ["squeue", "-h", "--array", "-o", "%F"], capture_output=True, text=True, check=True
+    )
+    assert not job_ids & set(listed.stdout.split()), "a job of the stage is still queued behind a failure"
+    assert not run.layout.completed_ranks("bad", "filter")
+    assert not run.layout.completed_ranks("bad", "minhash-signatures")
+    assert len(read_jsonl_folder(run.layout.data("good"))) == 1

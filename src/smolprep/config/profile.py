@@ -21,7 +21,8 @@ from smolprep.paths import cluster_dir, project_root
 from smolprep.state.layout import STEPS
 
 EXECUTORS = ("local", "slurm")
-_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$|^\d+$")
+# minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes, days-hours:minutes:seconds
+_TIME = re.compile(r"^(\d+-\d{1,2}(:\d{2}){0,2}|\d+(:\d{2}){0,2})$")
 _MEMORY = re.compile(r"^\d+[KMGT]?$")
 
 
@@ -46,9 +47,13 @@ def as_names(value: Any) -> tuple[str, ...]:
 
 def as_env(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k) for k in value
+        isinstance(k, str)
+        and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k)
+        and isinstance(v, str | int | float)
+        and not isinstance(v, bool)
+        for k, v in value.items()
     ):
-        raise BadValue("a mapping of environment variable names to values")
+        raise BadValue("a mapping of environment variable names to strings or numbers", "quote true/false")
     return tuple((k, str(v)) for k, v in value.items())
 
 

@@ -31,7 +31,7 @@ def parse_squeue(text: str) -> list[QueueEntry]:
     for line in text.splitlines():
         if not line.strip():
             continue
-        parts = line.split("|")
+        parts = line.split("|", 4)  # the job name is last and may itself contain "|"
         if len(parts) != 5:
             raise SlurmQueryError(
                 f"cannot parse squeue line {line!r}: expected 5 fields {SQUEUE_FORMAT!r}; "

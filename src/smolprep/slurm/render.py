@@ -40,7 +40,7 @@ def render_preamble(
         dataset=dataset,
         step=step,
     )
-    return "\n".join(line for line in text.splitlines() if line.strip() or line == "").strip() + "\n"
+    return "\n".join(line for line in text.splitlines() if line.strip()) + "\n"
 
 
 def sbatch_directives(
@@ -94,10 +94,11 @@ def render_sbatch(
     lines += [
         "",
         f"# smolprep stage {stage}, dataset {chunk.dataset}, step {chunk.step}: chunk {chunk.index} runs ranks {ranks}",
+        "set -eo pipefail  # a failing module load or venv activation stops the task",
         "# --- environment (cluster profile preamble) ---",
         preamble.rstrip("\n"),
         "# --- task ---",
-        "set -euo pipefail",
+        "set -u",
         f"export RUN_OFFSET={chunk.index}",
         'echo "smolprep: ${SLURM_JOB_NAME} array task ${SLURM_ARRAY_TASK_ID} (chunk ${RUN_OFFSET}) '
         'job ${SLURM_JOB_ID} on $(hostname) at $(date +%FT%T.%N%:z), restart ${SLURM_RESTART_COUNT:-0}"',
