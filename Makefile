@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.smolprep-installed
 OUTPUT ?= output
 
-.PHONY: setup demo test lint typecheck check clean
+.PHONY: setup demo test lint typecheck check clean dev-slurm
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 check: lint typecheck test
+
+# A real single-node Slurm on this machine (root); then: eval "$$(cluster/dev-slurm/start.sh | tail -1)"
+dev-slurm:
+	bash cluster/dev-slurm/start.sh
 
 clean:
 	rm -rf $(OUTPUT) .pytest_cache .mypy_cache .ruff_cache
