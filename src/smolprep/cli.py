@@ -1,7 +1,8 @@
 """Command line: argument parsing and rendering only; the work is done by the modules it calls.
 
     python launch.py [--stage N | --config PATH] [--cluster NAME] [--output DIR] [--datasets a,b]
-                     [--dry-run] [--workers N]
+                     [--partition P] [--dry-run [--test-only]] [--wait] [--workers N]
+    python launch.py status|logs|resubmit|cancel [--stage N | --config PATH] [--cluster NAME] [--output DIR]
 
 Exit codes: 0 success; 1 a run failed; 2 bad usage or bad config (nothing written or submitted).
 """
@@ -33,6 +34,7 @@ from smolprep.slurm.submit import (
 )
 from smolprep.slurm.submit import test_only as test_only_script
 from smolprep.state.layout import RunLayout
+from smolprep.state.lock import LockHeld, launch_lock
 from smolprep.state.run import pin_run
 from smolprep.summary import stage_summary
 
@@ -81,9 +83,33 @@ def _profiles_or_none() -> list[str]:
         return []
 
 
+COMMANDS = {
+    "status": "dataset x step: tasks done, running, pending, failed, not submitted (exit 0 whatever the state)",
+    "logs": "paths and last lines of the task logs and Slurm logs of failed tasks (or of chosen ones)",
+    "resubmit": "re-run only the incomplete tasks of failed steps and re-wire their dependents",
+    "cancel": "cancel every queued or running job of the stage (from its ledger), nothing else",
+}
+
+
+def _slurm_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--partition", metavar="P", help="Slurm partition (overrides the profile)")
+    parser.add_argument("--account", metavar="A", help="Slurm account (overrides the profile)")
+    parser.add_argument("--qos", metavar="Q", help="Slurm QOS (overrides the profile)")
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="wait this long for another launcher of the same stage to finish (default 120)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    commands = "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items())
     parser = argparse.ArgumentParser(
-        prog="launch.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="launch.py",
+        description=DESCRIPTION + f"\nother commands (python launch.py COMMAND --help):\n{commands}\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(parser)
     parser.add_argument(
@@ -104,9 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Slurm: block until the stage finished; exit 0 only if every task of every step completed",
     )
-    parser.add_argument("--partition", metavar="P", help="Slurm partition (overrides the profile)")
-    parser.add_argument("--account", metavar="A", help="Slurm account (overrides the profile)")
-    parser.add_argument("--qos", metavar="Q", help="Slurm QOS (overrides the profile)")
+    _slurm_options(parser)
     parser.add_argument(
         "--workers",
         type=int,
@@ -116,19 +140,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_command_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"launch.py {command}", description=COMMANDS[command])
+    _common_options(parser)
+    if command == "status":
+        parser.add_argument(
+            "--json", action="store_true", help="print one JSON object (see docs/operations.md)"
+        )
+    if command == "logs":
+        parser.add_argument("--dataset", help="only this dataset")
+        parser.add_argument("--step", help="only this step")
+        parser.add_argument("--rank", type=int, help="only this task")
+        parser.add_argument(
+            "--lines", type=int, default=20, metavar="N", help="last N lines of each log (20)"
+        )
+    if command == "resubmit":
+        parser.add_argument(
+            "--wait", action="store_true", help="block until the stage finished (exit 0 if done)"
+        )
+        _slurm_options(parser)
+    if command == "cancel":
+        parser.add_argument(
+            "--lock-wait", type=float, default=120.0, metavar="SECONDS", help=argparse.SUPPRESS
+        )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     console = make_console()
     errors = make_console(stderr=True)
+    command = args_list.pop(0) if args_list and args_list[0] in COMMANDS else "launch"
+    parser = build_parser() if command == "launch" else build_command_parser(command)
     try:
-        args = build_parser().parse_args(args_list)
+        args = parser.parse_args(args_list)
     except SystemExit as exit_:
         return int(exit_.code or 0) and EXIT_USAGE
     try:
-        return _launch(args, console)
+        if command == "launch":
+            return _launch(args, console)
+        from smolprep import cli_ops
+
+        return cli_ops.run(command, args, console)
     except (ConfigError, UsageError) as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
         errors.print("Nothing was written or submitted.", style="dim")
+        return EXIT_USAGE
+    except LockHeld as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
 
 
@@ -171,11 +230,34 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
         return code
     if problems:
         raise ConfigError(problems)
-    if profile.executor == "slurm":
-        return _run_slurm(args, SlurmStage(stage, plan, profile, layout), resources, console)
-    if args.wait:
+    if args.wait and profile.executor != "slurm":
         raise UsageError("--wait is for Slurm profiles; a local run always waits")
-    return _run_local(args, stage, profile, layout, plan, resources, console)
+    return _launch_locked(args, stage, profile, layout, plan, resources, console)
+
+
+def _launch_locked(
+    args: argparse.Namespace,
+    stage: StageConfig,
+    profile: ClusterProfile,
+    layout: RunLayout,
+    plan: StagePlan,
+    resources: FilterResources,
+    console: Console,
+) -> int:
+    """Launch (or resubmit) under the stage's lock; --wait happens after the lock is released."""
+    target = SlurmStage(stage, plan, profile, layout)
+    if profile.executor == "slurm":
+        issues = check_submittable(profile)
+        if issues:
+            raise ConfigError(issues)
+    command = " ".join(["launch.py", *sys.argv[1:]])[:200]
+    with launch_lock(layout.lock, command, args.lock_wait, lambda h: console.print(f"Waiting for {h}")):
+        if profile.executor != "slurm":
+            return _run_local(args, stage, profile, layout, plan, resources, console)
+        pin_run(layout, stage, plan)
+        outcome = submit_stage(target, resources)
+        render_submission(console, target, outcome)
+    return _after_submission(args, target, outcome, console)
 
 
 def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int:
@@ -197,29 +279,23 @@ def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int
     return code
 
 
-def _run_slurm(
-    args: argparse.Namespace, target: SlurmStage, resources: FilterResources, console: Console
+def _after_submission(
+    args: argparse.Namespace, target: SlurmStage, outcome: SubmitOutcome, console: Console
 ) -> int:
-    issues = check_submittable(target.profile)
-    if issues:
-        raise ConfigError(issues)
-    pin_run(target.layout, target.stage, target.plan)
-    outcome = submit_stage(target, resources)
-    render_submission(console, target, outcome)
     if outcome.errors:
         return EXIT_FAILED
     if not outcome.submitted_jobs and all(s.state == "complete" for s in outcome.steps):
         console.print(f"Everything is complete in {target.layout.stage_dir}: nothing to submit.")
         return EXIT_OK
-    if not args.wait:
+    if not getattr(args, "wait", False):
         console.print(f"Watch it with: squeue --me   |   python launch.py status {_stage_args(args)}")
         return EXIT_OK
     complete = wait_for_stage(target.layout, target.plan, console)
     render_summary(console, stage_summary(target.layout, target.plan))
     if not complete:
         console.print(
-            "[bold red]The stage did not complete[/]: some tasks failed; see the logs under "
-            f"{target.layout.stage_dir / 'logs'}",
+            "[bold red]The stage did not complete[/]: some tasks failed. "
+            f"`python launch.py status {_stage_args(args)}` shows which, `logs` why, `resubmit` re-runs them.",
             highlight=False,
         )
         return EXIT_FAILED
@@ -265,7 +341,7 @@ def _run_local(
     resources: FilterResources,
     console: Console,
 ) -> int:
-    workers = args.workers or profile.workers or os.cpu_count() or 1
+    workers = getattr(args, "workers", None) or profile.workers or os.cpu_count() or 1
     pin_run(layout, stage, plan)
     outcome = run_local(stage, plan, layout, resources, workers, console)
     if not outcome.ran and outcome.ok:

@@ -76,3 +76,38 @@ def parse_config(text: str) -> dict[str, str]:
 
 def cluster_config() -> dict[str, str]:
     return parse_config(run(["scontrol", "show", "config"]))
+
+
+def find_by_comment(comment: str) -> list[str]:
+    """Job ids whose --comment is `comment` (a submission tag): finds a job that sbatch queued although
+    it reported a failure (e.g. a timeout after the controller accepted it)."""
+    text = run(["squeue", "-h", "-o", "%F|%k"])
+    found = []
+    for line in text.splitlines():
+        job_id, _, job_comment = line.partition("|")
+        if job_comment.strip() == comment:
+            found.append(job_id.strip())
+    return list(dict.fromkeys(found))
+
+
+def parse_sacct(text: str) -> dict[str, str]:
+    """`sacct -n -P -X -o JobID,State` -> {"123_4": "OUT_OF_MEMORY", ...} (first word of the state)."""
+    states = {}
+    for line in text.splitlines():
+        job_id, _, state = line.partition("|")
+        if job_id.strip() and state.strip():
+            states[job_id.strip()] = state.strip().split()[0]
+    return states
+
+
+def accounting(job_ids: Iterable[str]) -> dict[str, str] | None:
+    """Final states from sacct, or None where there is no accounting (no slurmdbd)."""
+    ids = sorted({str(j) for j in job_ids})
+    if not ids:
+        return {}
+    try:
+        return parse_sacct(
+            run(["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", "JobID,State"], timeout=30)
+        )
+    except SlurmQueryError:
+        return None

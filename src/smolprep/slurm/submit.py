@@ -88,6 +88,34 @@ def sbatch(script: str, dependency: list[str]) -> str:
     return parse_sbatch_parsable(result.stdout)
 
 
+def scancel(job_ids: list[str]) -> None:
+    if not job_ids:
+        return
+    try:
+        result = subprocess.run(
+            ["scancel", *job_ids], capture_output=True, text=True, timeout=120, check=False
+        )
+    except FileNotFoundError as err:
+        raise SbatchError("scancel not found: run this on a Slurm login node") from err
+    if result.returncode != 0:
+        raise SbatchError(f"scancel {' '.join(job_ids)} failed: {result.stderr.strip()}")
+
+
+def submit_tagged(script: str, dependency: list[str], tag: str) -> str:
+    """sbatch, but if it reports a failure, look for a job carrying our tag before giving up: the
+    controller may have accepted it (a timeout or a lost answer), and a retry would queue it twice."""
+    try:
+        return sbatch(script, dependency)
+    except (SbatchError, subprocess.TimeoutExpired) as err:
+        try:
+            accepted = query.find_by_comment(tag)
+        except query.SlurmQueryError:
+            accepted = []
+        if accepted:
+            return accepted[0]
+        raise SbatchError(str(err)) from err
+
+
 def test_only(script: str) -> str:
     """`sbatch --test-only`: Slurm checks the script and says when it would start; nothing is queued."""
     result = _sbatch(["--test-only"], script)
@@ -237,12 +265,19 @@ def submit_stage(
         by_dataset.setdefault(sub.step.dataset, []).append(sub)
     for subs in by_dataset.values():
         previous: list[str] = []
+        rewire = False  # an upstream step was (re)submitted now: queued dependents wait on old jobs
         for sub in subs:
+            if rewire:
+                stale = [j for j in ledger.jobs_of(entries, sub.step.dataset, sub.step.step) if j in active]
+                if stale:
+                    scancel(stale)
+                    active -= set(stale)
             result = _submit_step(target, sub, resources, entries, active, previous)
             outcome.steps.append(result)
             on_step(result)
             if result.state == "error":
                 break  # the rest of this dataset would depend on a step that is not queued
+            rewire = rewire or result.state == "submitted"
             previous = result.job_ids
     return outcome
 
@@ -270,7 +305,7 @@ def _submit_step(
         for chunk in sub.chunks:
             tag = submission_tag(target.stage.name, chunk)
             script = target.script(chunk, tag)
-            job_id = sbatch(script, previous)
+            job_id = submit_tagged(script, previous, tag)
             job_ids.append(job_id)
             array = f"0-{chunk.size - 1}"
             ledger.append(
