@@ -88,6 +88,7 @@ COMMANDS = {
     "logs": "paths and last lines of the task logs and Slurm logs of failed tasks (or of chosen ones)",
     "resubmit": "re-run only the incomplete tasks of failed steps and re-wire their dependents",
     "cancel": "cancel every queued or running job of the stage (from its ledger), nothing else",
+    "report": "write <root>/<stage>/manifest.json and report.html and print the funnel per dataset",
 }
 
 

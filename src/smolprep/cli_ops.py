@@ -56,6 +56,10 @@ def run(command: str, args: argparse.Namespace, console: Console) -> int:
     if command == "cancel":
         with launch_lock(layout.lock, "cancel", args.lock_wait, lambda h: console.print(f"waiting for {h}")):
             return _cancel(console, layout)
+    if command == "report":
+        from smolprep.report.command import run_report
+
+        return run_report(args, console, stage, layout, plan)
     if command == "resubmit":
         if not layout.run_json.is_file():
             raise UsageError(

@@ -19,7 +19,6 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupSignature,
 )
 from datatrove.pipeline.filters import SamplerFilter
-from datatrove.pipeline.writers import JsonlWriter
 
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
@@ -33,10 +32,10 @@ from smolprep.filters import (
     load_phrase_lists,
 )
 from smolprep.paths import default_spam_lists
+from smolprep.pipelines.guards import FilterGuard
 from smolprep.pipelines.readers import input_reader, intermediate_reader
+from smolprep.pipelines.writers import AtomicJsonlWriter
 from smolprep.state.layout import STEPS, RunLayout
-
-OUTPUT_NAME = "${rank}.jsonl.gz"
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,8 @@ def build_step(
         pipeline: list[PipelineStep] = [input_reader(stage, spec)]
         if spec.sample_rate < 1.0:
             pipeline.append(SamplerFilter(rate=spec.sample_rate))
-        pipeline += prose_filters(spec, resources)
-        pipeline.append(JsonlWriter(out, output_filename=OUTPUT_NAME, compression="gzip"))
+        pipeline += [FilterGuard(f) for f in prose_filters(spec, resources)]
+        pipeline.append(AtomicJsonlWriter(out))
         return pipeline
     config = minhash_config(stage)
     signatures = str(layout.minhash(name, "signatures"))
@@ -126,7 +125,7 @@ def build_step(
     return [
         intermediate_reader(filtered),
         MinhashDedupFilter(remove),
-        JsonlWriter(final, output_filename=OUTPUT_NAME, compression="gzip"),
+        AtomicJsonlWriter(final),
     ]
 
 

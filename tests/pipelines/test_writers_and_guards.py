@@ -1,0 +1,73 @@
+"""Nothing half-written: the atomic writer; a filter that raises drops the document, up to a limit."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import dill
+import pytest
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from smolprep.pipelines.guards import FilterGuard, TooManyFilterErrors
+from smolprep.pipelines.writers import AtomicJsonlWriter
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_output_appears_only_when_the_task_finished(tmp_path):
+    writer = AtomicJsonlWriter(str(tmp_path))
+    docs = iter([Document(text="one", id="1"), Document(text="two", id="2")])
+    stream = writer.run(docs, rank=3)
+    next(stream)
+    assert _files(tmp_path) == ["_tmp/00003.jsonl.gz"]  # while writing: only the temporary file
+    list(stream)
+    assert _files(tmp_path) == ["00003.jsonl.gz"] and not (tmp_path / "_tmp").exists()
+    with gzip.open(tmp_path / "00003.jsonl.gz", "rt") as f:
+        assert [json.loads(line)["text"] for line in f] == ["one", "two"]
+
+
+def test_an_interrupted_task_leaves_no_output_and_its_rerun_replaces_the_leftover(tmp_path):
+    def crashing():
+        yield Document(text="partial", id="1")
+        raise RuntimeError("node died")
+
+    with pytest.raises(RuntimeError):
+        list(AtomicJsonlWriter(str(tmp_path)).run(crashing(), rank=0))
+    assert _files(tmp_path) == []
+    (tmp_path / "_tmp").mkdir(exist_ok=True)
+    (tmp_path / "_tmp" / "00000.jsonl.gz").write_bytes(b"\x1f\x8b truncated by kill -9")
+    list(AtomicJsonlWriter(str(tmp_path)).run(iter([Document(text="whole", id="1")]), rank=0))
+    assert _files(tmp_path) == ["00000.jsonl.gz"]
+
+
+class _Fragile(BaseFilter):
+    name = "fragile"
+
+    def filter(self, doc):
+        if "bad" in doc.text:
+            raise ValueError("cannot parse")
+        return True
+
+
+def test_a_document_that_makes_a_filter_raise_is_dropped_and_counted():
+    guard = FilterGuard(_Fragile(), max_errors=5)
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(["ok", "bad one", "fine"])]
+    kept = list(guard.run(iter(docs)))
+    assert [d.id for d in kept] == ["0", "2"]
+    assert guard.stats.stats["dropped_filter_error"].total == 1 and guard.name == "fragile"
+
+
+def test_too_many_filter_errors_fail_the_task_loudly():
+    guard = FilterGuard(_Fragile(), max_errors=2)
+    docs = [Document(text="bad", id=str(i)) for i in range(3)]
+    with pytest.raises(TooManyFilterErrors, match="3 documents made fragile raise"):
+        list(guard.run(iter(docs)))
+
+
+def test_guard_pickles():
+    guard = dill.loads(dill.dumps(FilterGuard(_Fragile())))
+    assert guard.filter(Document(text="bad", id="x")) == (False, "filter_error")

@@ -1,0 +1,55 @@
+"""Status assembly from markers, the ledger and recorded squeue lines (pure)."""
+
+from __future__ import annotations
+
+from smolprep.slurm.query import QueueEntry
+from smolprep.state.ledger import LedgerEntry
+from smolprep.state.status import expand_array_indices, step_status
+
+
+def _entry(job: str, ranks: list[int], step: str = "filter") -> LedgerEntry:
+    return LedgerEntry("ds", step, job, 0, f"0-{len(ranks) - 1}", ranks, "tag", 0.0)
+
+
+def test_expand_array_indices():
+    assert expand_array_indices("4-9%2") == [4, 5, 6, 7, 8, 9]
+    assert expand_array_indices("1,3,5-6") == [1, 3, 5, 6]
+    assert expand_array_indices("0-8:4") == [0, 4, 8]
+
+
+def test_done_only_by_markers():
+    status = step_status("ds", "filter", 3, {0, 1, 2}, [_entry("10", [0, 1, 2])], [])
+    assert (status.state, status.completed, status.failed) == ("done", 3, 0)
+
+
+def test_missing_from_queue_without_marker_is_failed_never_done():
+    status = step_status("ds", "filter", 4, {0, 2}, [_entry("10", [0, 1, 2, 3])], [])
+    assert (status.state, status.completed, status.failed, status.failed_ranks) == ("failed", 2, 2, [1, 3])
+
+
+def test_running_and_pending_from_squeue_map_array_indices_to_ranks():
+    ledger = [_entry("10", [0, 1, 2, 3]), _entry("11", [5, 7])]  # a resubmission of ranks 5 and 7
+    queue = [
+        QueueEntry("10", "10_0", "RUNNING", "None", "n"),
+        QueueEntry("10", "10_[2-3%1]", "PENDING", "JobArrayTaskLimit", "n"),
+        QueueEntry("11", "11_1", "PENDING", "Dependency", "n"),
+        QueueEntry("99", "99_1", "RUNNING", "None", "someone else's"),
+    ]
+    status = step_status("ds", "filter", 8, {1}, ledger, queue)
+    assert (status.running, status.pending, status.completed) == (1, 3, 1)
+    assert status.failed_ranks == [5]  # submitted in job 11, index 0: not queued, no marker
+    assert status.not_submitted == 2  # ranks 4 and 6
+    assert status.state == "failed" and status.reasons == ["JobArrayTaskLimit", "Dependency"]
+
+
+def test_pending_with_dependency_never_satisfied_reason():
+    queue = [QueueEntry("12", "12_[0-1]", "PENDING", "DependencyNeverSatisfied", "n")]
+    status = step_status(
+        "ds", "minhash-signatures", 2, set(), [_entry("12", [0, 1], "minhash-signatures")], queue
+    )
+    assert (status.state, status.pending, status.reasons) == ("pending", 2, ["DependencyNeverSatisfied"])
+
+
+def test_not_submitted():
+    status = step_status("ds", "filter", 2, set(), [], [])
+    assert (status.state, status.not_submitted) == ("not-submitted", 2)
