@@ -145,10 +145,13 @@ def stage_status(
     entries: list[LedgerEntry],
     queue: list[QueueEntry],
 ) -> StageStatus:
-    return StageStatus(
-        plan.stage,
-        [
-            step_status(s.dataset, s.step, s.tasks, completed.get((s.dataset, s.step), set()), entries, queue)
-            for s in plan.steps
-        ],
-    )
+    steps = [
+        step_status(s.dataset, s.step, s.tasks, completed.get((s.dataset, s.step), set()), entries, queue)
+        for s in plan.steps
+    ]
+    by_key = {(s.dataset, s.step): s for s in steps}
+    for planned, status in zip(plan.steps, steps, strict=True):
+        upstream = by_key.get((planned.dataset, planned.after)) if planned.after else None
+        if status.state == "failed" and upstream is not None and upstream.state == "failed":
+            status.reasons.append(f"cancelled by Slurm: {planned.after} failed")
+    return StageStatus(plan.stage, steps)
