@@ -317,7 +317,15 @@ def render_submission(console: Console, target: SlurmStage, outcome: SubmitOutco
         if step.state == "error":
             state = f"[red]error[/]: {step.message}"
         table.add_row(step.dataset, step.step, str(step.ranks), ",".join(step.job_ids) or "-", state)
+    if outcome.report_job:
+        table.add_row("(stage)", "report", "1", outcome.report_job, "submitted (submitit, afterany)")
     console.print(table)
+    if outcome.report_error:
+        console.print(
+            f"[yellow]warning:[/] the stage report job was not submitted ({outcome.report_error}); "
+            "run `python launch.py report` when the stage is done",
+            highlight=False,
+        )
 
 
 def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
@@ -348,6 +356,14 @@ def _run_local(
     if not outcome.ran and outcome.ok:
         console.print(f"Everything is complete in {layout.stage_dir}: nothing to do.")
     render_summary(console, stage_summary(layout, plan))
+    if outcome.ran:
+        from smolprep.report import write_report
+
+        try:
+            manifest, html = write_report(layout, stage, plan)
+            console.print(f"Report: {html}  (manifest: {manifest})")
+        except Exception as err:  # the data is there; the report can be redone with `report`
+            console.print(f"[yellow]warning:[/] no report written ({type(err).__name__}: {err})", highlight=False)
     console.print(f"Final data: {layout.stage_dir / 'data'}")
     if outcome.console_log:
         console.print(f"Task logs: {layout.stage_dir / 'logs'}  (console output: {outcome.console_log})")

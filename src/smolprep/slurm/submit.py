@@ -175,6 +175,9 @@ class SubmittedStep:
 @dataclass
 class SubmitOutcome:
     steps: list[SubmittedStep] = field(default_factory=list)
+    last_jobs: list[str] = field(default_factory=list)  # every dataset's last queued arrays
+    report_job: str | None = None
+    report_error: str | None = None
 
     @property
     def submitted_jobs(self) -> list[str]:
@@ -250,6 +253,40 @@ def _write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRe
     executor.save_executor_as_json()
 
 
+def submit_report_job(target: SlurmStage, after: list[str]) -> str:
+    """The stage-level report job, with submitit, `afterany` on the given jobs."""
+    import submitit
+
+    from smolprep.slurm.stage_job import write_stage_report
+
+    folder = target.layout.stage_dir / "logs" / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    executor = submitit.SlurmExecutor(folder=str(folder / "%j"))
+    extra: dict[str, str] = {"kill-on-invalid-dep": "yes"}
+    if after:
+        extra["dependency"] = "afterany:" + ":".join(after)
+    if target.profile.account:
+        extra["account"] = target.profile.account
+    if target.profile.qos:
+        extra["qos"] = target.profile.qos
+    executor.update_parameters(
+        job_name=f"smolprep-{target.stage.name}-report",
+        partition=target.profile.partition,
+        time=30,
+        cpus_per_task=1,
+        mem="4G",
+        additional_parameters=extra,
+        setup=[f"source {target.profile.environment()}/bin/activate"],
+    )
+    datasets = [spec.name for spec in target.stage.datasets]
+    job = executor.submit(
+        write_stage_report, str(Path(target.stage.source_file).resolve()), str(target.layout.root), datasets
+    )
+    tag = f"smolprep:{target.stage.name}:report"
+    ledger.append(target.layout.ledger, ledger.new_entry("*", "report", str(job.job_id), 0, "-", [], tag))
+    return str(job.job_id)
+
+
 def submit_stage(
     target: SlurmStage,
     resources: FilterResources,
@@ -279,6 +316,12 @@ def submit_stage(
                 break  # the rest of this dataset would depend on a step that is not queued
             rewire = rewire or result.state == "submitted"
             previous = result.job_ids
+        outcome.last_jobs += previous
+    if outcome.submitted_jobs:
+        try:
+            outcome.report_job = submit_report_job(target, outcome.last_jobs)
+        except Exception as err:  # the data jobs are queued; a missing report is repaired by `report`
+            outcome.report_error = f"{type(err).__name__}: {err}"
     return outcome
 
 
