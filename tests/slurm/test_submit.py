@@ -48,15 +48,25 @@ def test_sample_on_slurm_gives_the_same_documents_as_local(slurm_sample, sample_
 
 def test_jobs_are_named_and_recorded_in_the_ledger(slurm_sample):
     entries = ledger.read(slurm_sample.layout.ledger)
-    assert {(e.dataset, e.step) for e in entries} == {
-        (d.name, s)
-        for d in slurm_sample.config.datasets
-        for s in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
+    steps = ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
+    assert {(e.dataset, e.step) for e in entries if e.step != "report"} == {
+        (d.name, s) for d in slurm_sample.config.datasets for s in steps
     }
     assert all(e.tag.startswith("smolprep:sample:") and e.job_id.isdigit() for e in entries)
     script = (slurm_sample.layout.logs("en-web", "filter") / "slurm_logs").iterdir()
     first_log = next(iter(sorted(script))).read_text()
     assert "smolprep: smolprep-sample-en-web-filter array task" in first_log
+
+
+def test_the_stage_level_job_wrote_the_report(slurm_sample):
+    (report,) = [e for e in ledger.read(slurm_sample.layout.ledger) if e.step == "report"]
+    assert (slurm_sample.layout.stage_dir / "logs" / "report" / report.job_id).is_dir()  # submitit's folder
+    manifest = json.loads((slurm_sample.layout.stage_dir / "manifest.json").read_text())
+    for spec in slurm_sample.config.datasets:
+        assert manifest["datasets"][spec.name]["docs_out"] == len(
+            read_jsonl_folder(slurm_sample.layout.data(spec.name))
+        )
+    assert (slurm_sample.layout.stage_dir / "report.html").stat().st_size > 0
 
 
 def test_relaunch_after_success_queues_nothing(slurm_sample, capsys):
