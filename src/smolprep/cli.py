@@ -363,7 +363,9 @@ def _run_local(
             manifest, html = write_report(layout, stage, plan)
             console.print(f"Report: {html}  (manifest: {manifest})")
         except Exception as err:  # the data is there; the report can be redone with `report`
-            console.print(f"[yellow]warning:[/] no report written ({type(err).__name__}: {err})", highlight=False)
+            console.print(
+                f"[yellow]warning:[/] no report written ({type(err).__name__}: {err})", highlight=False
+            )
     console.print(f"Final data: {layout.stage_dir / 'data'}")
     if outcome.console_log:
         console.print(f"Task logs: {layout.stage_dir / 'logs'}  (console output: {outcome.console_log})")

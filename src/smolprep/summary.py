@@ -14,10 +14,15 @@ CORRUPT_KEYS = ("corrupt_utf8", "corrupt_json", "missing_text")
 
 @dataclass(frozen=True)
 class BlockCounters:
-    """One pipeline block of a step (reader, a filter, writer...), counters summed over tasks."""
+    """One pipeline block of a step (reader, a filter, writer...), counters summed over tasks.
+
+    `seconds`: the block's `time_stats.total` summed over tasks (time spent inside the block; a task
+    runs on one core, so the sum over a step's blocks is its CPU time).
+    """
 
     name: str
     counters: dict[str, int]
+    seconds: float = 0.0
 
     def get(self, key: str) -> int:
         return self.counters.get(key, 0)
@@ -33,18 +38,30 @@ def _counter_value(value: object) -> int | None:
     return None
 
 
+def _block_seconds(block: dict) -> float:
+    """time_stats is a dict with `total` seconds, or a bare 0 for a block that never ran."""
+    time_stats = block.get("time_stats", 0)
+    total = time_stats.get("total", 0.0) if isinstance(time_stats, dict) else time_stats
+    return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else 0.0
+
+
 def merge_stats_files(files: list[Path]) -> list[BlockCounters]:
-    merged: list[BlockCounters] = []
+    names: list[str] = []
+    counters: list[dict[str, int]] = []
+    seconds: list[float] = []
     for file in sorted(files):
         blocks = json.loads(file.read_text())
         for i, block in enumerate(blocks):
-            if i == len(merged):
-                merged.append(BlockCounters(block["name"], {}))
+            if i == len(names):
+                names.append(block["name"])
+                counters.append({})
+                seconds.append(0.0)
+            seconds[i] += _block_seconds(block)
             for key, value in block.get("stats", {}).items():
                 number = _counter_value(value)
                 if number is not None:
-                    merged[i].counters[key] = merged[i].counters.get(key, 0) + number
-    return merged
+                    counters[i][key] = counters[i].get(key, 0) + number
+    return [BlockCounters(n, c, t) for n, c, t in zip(names, counters, seconds, strict=True)]
 
 
 def step_blocks(layout: RunLayout, dataset: str, step: str) -> list[BlockCounters]:

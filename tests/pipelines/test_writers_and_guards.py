@@ -59,6 +59,7 @@ def test_a_document_that_makes_a_filter_raise_is_dropped_and_counted():
     kept = list(guard.run(iter(docs)))
     assert [d.id for d in kept] == ["0", "2"]
     assert guard.stats.stats["dropped_filter_error"].total == 1 and guard.name == "fragile"
+    assert guard.stats.name.endswith(": fragile")  # the stats block is named after the guarded filter
 
 
 def test_too_many_filter_errors_fail_the_task_loudly():

@@ -217,10 +217,31 @@ def parse_stage_config(raw: Any, file: Path, config_hash: str = "") -> StageConf
         if minhash_fields is not None:
             minhash = MinhashSettings(**minhash_fields)
     datasets = _parse_datasets(reader, raw.get("datasets"), file)
+    if top is not None:
+        _check_report_options(reader, top, file)
     if reader.issues or top is None:
         raise ConfigError(reader.issues)
     top.update(minhash=minhash, datasets=datasets, source_file=str(file), config_hash=config_hash)
     return StageConfig(**top)
+
+
+def _check_report_options(reader: MappingReader, top: dict[str, Any], file: Path) -> None:
+    """`tokenizer` (for the report's token counts) must be a local file; a relative path is relative to the
+    config file. It is replaced by its absolute path, so that a job started elsewhere finds it."""
+    tokenizer = top.get("tokenizer")
+    if tokenizer is None:
+        return
+    path = Path(tokenizer).expanduser()
+    path = path if path.is_absolute() else file.parent / path
+    if not path.is_file():
+        reader.issue(
+            "tokenizer",
+            tokenizer,
+            "a local tokenizer.json file (relative paths are relative to the config file)",
+            f"no file {path.resolve()}; put the tokenizer.json there or remove the key (nothing is downloaded)",
+        )
+        return
+    top["tokenizer"] = str(path.resolve())
 
 
 def _parse_datasets(reader: MappingReader, raw: Any, file: Path) -> tuple[DatasetSpec, ...]:

@@ -14,9 +14,9 @@ class TooManyFilterErrors(RuntimeError):
 
 class FilterGuard(BaseFilter):
     def __init__(self, inner: BaseFilter, max_errors: int = 100):
+        self.name = inner.name  # before BaseFilter.__init__, which names the stats block after it
         super().__init__(inner.exclusion_writer, batch_size=inner.batch_size)
         self.inner = inner
-        self.name = inner.name
         self.max_errors = max_errors
         self.errors = 0
 

@@ -1,0 +1,99 @@
+"""`python launch.py report [--stage N | --config PATH] [--cluster NAME] [--output DIR]`: write the
+manifest and report.html of a stage's run directory and print the summary."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from smolprep.config.stage import StageConfig
+from smolprep.plan import StagePlan
+from smolprep.report import build_report, save_report
+from smolprep.report.manifest import DEFAULT_MAX_EPOCHS
+from smolprep.report.tokens import TokenizerError
+from smolprep.state.layout import RunLayout
+
+EXIT_OK = 0
+REASONS_SHOWN = 4
+
+
+def run_report(
+    args: argparse.Namespace, console: Console, stage: StageConfig, layout: RunLayout, plan: StagePlan
+) -> int:
+    from smolprep.cli import UsageError
+
+    if not layout.stage_dir.is_dir():
+        raise UsageError(
+            f"no run directory {layout.stage_dir}: nothing has run for stage {stage.name} there "
+            "(check --output or the profile's storage_root given by --cluster)"
+        )
+    max_epochs = getattr(args, "max_epochs", None) or DEFAULT_MAX_EPOCHS
+    try:
+        manifest = build_report(layout, stage, plan, max_epochs=max_epochs)
+    except TokenizerError as err:
+        raise UsageError(str(err)) from err
+    manifest_path, html_path = save_report(layout, manifest)
+    render_report(console, manifest)
+    console.print(f"Wrote {manifest_path} and {html_path}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _removed(d: dict, *steps: str) -> int:
+    return sum(sum(d["steps"][s]["removed"].values()) for s in steps if s in d["steps"])
+
+
+def render_report(console: Console, manifest: dict) -> None:
+    """The rich summary: one row per dataset, then the main removal reasons, the token method, warnings."""
+    table = Table(title=f"stage {manifest['stage']}: documents, tokens and the mixture")
+    for column in ("dataset", "weight", "docs in", "filtered out", "duplicates", "docs out", "tokens out"):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    table.add_column("tokens asked", justify="right")
+    table.add_column("epochs", justify="right")
+    limit = manifest["max_epochs"]
+    for name, d in manifest["datasets"].items():
+        epochs = d["epochs"]
+        shown = "-" if epochs is None else f"{epochs:.2f}"
+        if epochs is None or epochs > limit:
+            shown = f"[bold red]{shown}[/]"
+        table.add_row(
+            name,
+            f"{d['weight']:.4g}",
+            _n(d["docs_in"]),
+            _n(_removed(d, "filter")),
+            _n(_removed(d, "minhash-filter")),
+            _n(d["docs_out"]),
+            _n(d["tokens_out"]),
+            _n(d["tokens_target"]),
+            shown,
+        )
+    console.print(table)
+    reasons = Table(title="main removal reasons (all of them: manifest.json, report.html)")
+    for column in ("dataset", "step", "removed because", "documents"):
+        reasons.add_column(column, justify="right" if column == "documents" else "left")
+    for name, d in manifest["datasets"].items():
+        found = [(step, r, c) for step, v in d["steps"].items() for r, c in v["removed"].items()]
+        found.sort(key=lambda x: -x[2])
+        for i, (step, reason, count) in enumerate(found[:REASONS_SHOWN]):
+            reasons.add_row(name if i == 0 else "", step, reason, _n(count))
+        if len(found) > REASONS_SHOWN:
+            rest = sum(c for _, _, c in found[REASONS_SHOWN:])
+            reasons.add_row("", "", f"{len(found) - REASONS_SHOWN} more reasons", _n(rest))
+    console.print(reasons)
+    tokens = manifest["tokens"]
+    style = "bold yellow" if tokens["method"] == "estimate" else ""
+    console.print(
+        f"Tokens: [{style}]{tokens['label']}[/]" if style else f"Tokens: {tokens['label']}", highlight=False
+    )
+    console.print(
+        f"Budget: {manifest['token_budget']:,} tokens ({manifest['token_budget_source']}); "
+        f"epochs = weight × budget / tokens out; warning above {limit:g}",
+        highlight=False,
+    )
+    for warning in manifest["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)

@@ -1,0 +1,175 @@
+"""The stage manifest: per dataset the accounting of every step, what is on disk, tokens, and the mixture
+(weight × token budget against the tokens available: epochs), with warnings.
+
+`build_manifest` reads the run directory (merged stats, completion markers, the output files);
+`mixture` and `dataset_warnings` are pure. See docs/report.md for the schema.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from smolprep import __version__
+from smolprep.config.stage import StageConfig
+from smolprep.plan import StagePlan
+from smolprep.report.accounting import StepAccount, account_step
+from smolprep.report.tokens import MAX_TOKENIZED_BYTES, OutputScan, TokenCounter, scan_output
+from smolprep.state.layout import RunLayout
+from smolprep.summary import step_blocks
+
+DEFAULT_MAX_EPOCHS = 4.0
+SCHEMA_VERSION = 1
+BUDGET_DEFAULT = "no token_budget in the config: the stage's total tokens"
+
+
+@dataclass(frozen=True)
+class DatasetAccount:
+    name: str
+    kind: str
+    language: tuple[str, ...]
+    weight: float
+    steps: tuple[StepAccount, ...]
+    output: OutputScan
+
+    @property
+    def complete(self) -> bool:
+        return all(s.complete for s in self.steps)
+
+    @property
+    def docs_in(self) -> int:
+        return self.steps[0].docs_in
+
+    @property
+    def skipped_lines(self) -> dict[str, int]:
+        return self.steps[0].skipped_lines
+
+    def removed_in(self, step: str) -> int:
+        return sum(sum(s.removed.values()) for s in self.steps if s.step == step)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds for s in self.steps)
+
+
+@dataclass(frozen=True)
+class MixtureRow:
+    tokens_target: int | None  # weight × budget
+    epochs: float | None  # tokens_target / tokens_out; None when the dataset has no tokens
+
+
+def mixture(weights: dict[str, float], tokens: dict[str, int], budget: int) -> dict[str, MixtureRow]:
+    rows = {}
+    for name, weight in weights.items():
+        target = round(weight * budget)
+        rows[name] = MixtureRow(target, target / tokens[name] if tokens[name] > 0 else None)
+    return rows
+
+
+def dataset_warnings(account: DatasetAccount, row: MixtureRow, max_epochs: float) -> list[str]:
+    warnings: list[str] = []
+    name = account.name
+    if not account.complete:
+        missing = [f"{s.step} ({s.completed}/{s.tasks} tasks)" for s in account.steps if not s.complete]
+        warnings.append(f"{name}: incomplete, the numbers cover finished tasks only: " + ", ".join(missing))
+    for step in account.steps:
+        if step.unaccounted:
+            warnings.append(
+                f"{name}/{step.step}: {step.unaccounted} documents in minus out are not explained by removal "
+                "counters (stats of a task missing or from another run?)"
+            )
+    last = account.steps[-1]
+    if account.complete and last.docs_out != account.output.docs:
+        warnings.append(
+            f"{name}: {account.output.docs} documents in data/{name}/ but the last step wrote {last.docs_out}"
+        )
+    if account.weight > 0 and account.output.tokens == 0:
+        warnings.append(f"{name}: weight {account.weight:g} but no tokens left: the mixture cannot be met")
+    elif row.epochs is not None and row.epochs > max_epochs:
+        warnings.append(
+            f"{name}: would be repeated {row.epochs:.1f} times (weight {account.weight:g} × budget asks "
+            f"{row.tokens_target:,} tokens, {account.output.tokens:,} available; limit {max_epochs:g} epochs)"
+        )
+    return warnings
+
+
+def account_dataset(
+    layout: RunLayout, stage: StageConfig, plan: StagePlan, name: str, counter: TokenCounter, max_bytes: int
+) -> DatasetAccount:
+    spec = stage.dataset(name)
+    steps: list[StepAccount] = []
+    upstream = 0
+    for step in plan.for_dataset(name):
+        done = len(layout.completed_ranks(name, step.step) & set(range(step.tasks)))
+        account = account_step(step.step, step_blocks(layout, name, step.step), step.tasks, done, upstream)
+        steps.append(account)
+        upstream = account.docs_out
+    scan = scan_output(layout.data(name), counter, max_bytes)
+    return DatasetAccount(name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan)
+
+
+def build_manifest(
+    layout: RunLayout,
+    stage: StageConfig,
+    plan: StagePlan,
+    counter: TokenCounter,
+    max_epochs: float = DEFAULT_MAX_EPOCHS,
+    max_tokenized_bytes: int = MAX_TOKENIZED_BYTES,
+) -> tuple[dict, list[DatasetAccount]]:
+    accounts = [
+        account_dataset(layout, stage, plan, n, counter, max_tokenized_bytes) for n in plan.datasets()
+    ]
+    tokens = {a.name: a.output.tokens for a in accounts}
+    total = sum(tokens.values())
+    budget = stage.token_budget if stage.token_budget is not None else total
+    rows = mixture({a.name: a.weight for a in accounts}, tokens, budget)
+    datasets = {}
+    warnings: list[str] = []
+    for account in accounts:
+        found = dataset_warnings(account, rows[account.name], max_epochs)
+        warnings += found
+        datasets[account.name] = _dataset_json(account, rows[account.name], total, found)
+    manifest = {
+        "schema": SCHEMA_VERSION,
+        "stage": stage.name,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "smolprep_version": __version__,
+        "config": str(Path(stage.source_file).resolve()) if stage.source_file else "",
+        "config_hash": stage.config_hash,
+        "stage_dir": str(layout.stage_dir),
+        "complete": all(a.complete for a in accounts),
+        "tokens": counter.describe(),
+        "tokens_total": total,
+        "token_budget": budget,
+        "token_budget_source": "config" if stage.token_budget is not None else BUDGET_DEFAULT,
+        "max_epochs": max_epochs,
+        "cpu_seconds": round(sum(a.cpu_seconds for a in accounts), 3),
+        "warnings": warnings,
+        "datasets": datasets,
+    }
+    return manifest, accounts
+
+
+def _dataset_json(account: DatasetAccount, row: MixtureRow, total: int, warnings: list[str]) -> dict:
+    out = account.output
+    return {
+        "kind": account.kind,
+        "language": list(account.language) if account.kind != "code" else [],
+        "weight": account.weight,
+        "complete": account.complete,
+        "docs_in": account.docs_in,
+        "skipped_lines": account.skipped_lines,
+        "docs_out": out.docs,
+        "bytes_out": out.text_bytes,
+        "disk_bytes": out.disk_bytes,
+        "files_out": out.files,
+        "tokens_out": out.tokens,
+        "tokens_counted": out.label,
+        "tokens_share": out.tokens / total if total else 0.0,
+        "tokens_target": row.tokens_target,
+        "epochs": None if row.epochs is None else round(row.epochs, 4),
+        "cpu_seconds": round(account.cpu_seconds, 3),
+        "warnings": warnings,
+        "steps": {s.step: s.as_json() for s in account.steps},
+    }
