@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 from smolprep.cli import main
+from smolprep.config.profile import load_profile
 from smolprep.config.stage import load_stage_config
 from smolprep.plan import plan_stage
+from smolprep.slurm.limits import cluster_limits, fit_plan
 from tests.conftest import write_jsonl
 
 
@@ -72,9 +74,12 @@ def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tm
     assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
     assert not (tmp_path / "o").exists()
     stage = load_stage_config(root / "configs" / "stage1.yaml")
-    chunks = sum(math.ceil(step.tasks / 1001) for step in plan_stage(stage).steps)
-    assert chunks > 205  # fineweb-edu and dclm have more tasks than one array may hold
+    plan = plan_stage(stage)
+    fit = fit_plan(plan, cluster_limits(load_profile("slurm"), None), load_profile("slurm").max_tasks_per_job)
+    per_job = fit.tasks_per_job
+    chunks = sum(math.ceil(math.ceil(s.tasks / per_job[(s.dataset, s.step)]) / 1001) for s in plan.steps)
     assert result.stdout.count("#!/bin/bash\n#SBATCH --job-name=smolprep-stage1-") == chunks
+    assert f"peak queued {fit.peak_queued} of at most 5000: fits" in result.stdout
     for dataset in stage.datasets:
         for step in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter"):
             assert f"#SBATCH --job-name=smolprep-stage1-{dataset.name}-{step}\n" in result.stdout

@@ -24,6 +24,8 @@ from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
 from smolprep.pipelines.build import FilterResources, check_buildable
 from smolprep.plan import StagePlan, plan_stage
+from smolprep.slurm import query
+from smolprep.slurm.limits import Fit, cluster_limits, fit_plan
 from smolprep.slurm.monitor import wait_for_stage
 from smolprep.slurm.submit import (
     SbatchError,
@@ -225,7 +227,10 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
         render_plan(console, stage, plan, profile, layout)
         code = EXIT_OK
         if profile.executor == "slurm":
-            code = render_scripts(console, SlurmStage(stage, plan, profile, layout), args.test_only)
+            fit = fit_plan(plan, cluster_limits(profile, None), profile.max_tasks_per_job)
+            code = render_scripts(console, SlurmStage(stage, plan, profile, layout, fit), args.test_only)
+            style = "green" if fit.fits else "bold red"
+            console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
         for problem in problems:
             console.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
         return code
@@ -251,6 +256,7 @@ def _launch_locked(
         issues = check_submittable(profile)
         if issues:
             raise ConfigError(issues)
+        target = SlurmStage(stage, plan, profile, layout, _fit_to_cluster(target))
     command = " ".join(["launch.py", *sys.argv[1:]])[:200]
     with launch_lock(layout.lock, command, args.lock_wait, lambda h: console.print(f"Waiting for {h}")):
         if profile.executor != "slurm":
@@ -259,6 +265,29 @@ def _launch_locked(
         outcome = submit_stage(target, resources)
         render_submission(console, target, outcome)
     return _after_submission(args, target, outcome, console)
+
+
+def _fit_to_cluster(target: SlurmStage) -> Fit:
+    """Refuse (exit 2, nothing queued) a stage that cannot be queued within the cluster's limits."""
+    try:
+        scontrol = query.cluster_config()
+    except query.SlurmQueryError:
+        scontrol = None
+    fit = fit_plan(target.plan, cluster_limits(target.profile, scontrol), target.profile.max_tasks_per_job)
+    if not fit.fits:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    Path(target.profile.source_file),
+                    "max_queued_tasks",
+                    fit.limits.max_queued_tasks,
+                    f"room for the stage's {fit.peak_queued} array tasks",
+                    fit.explain() + " Launch the stage in parts with --datasets, or raise max_tasks_per_job "
+                    "(longer array tasks) or max_queued_tasks where the site allows it",
+                )
+            ]
+        )
+    return fit
 
 
 def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int:

@@ -89,8 +89,8 @@ def _failure_causes(layout: RunLayout, status: StageStatus) -> dict[tuple[str, s
         return {}
     causes: dict[tuple[str, str], list[str]] = {}
     for e in entries:
-        for index, rank in enumerate(e.ranks):
-            state = states.get(f"{e.job_id}_{index}")
+        for position, rank in enumerate(e.ranks):
+            state = states.get(f"{e.job_id}_{position // e.tasks_per_job}")
             key = (e.dataset, e.step)
             if state in FAILURE_STATES and rank in next(
                 (s.failed_ranks for s in failed if (s.dataset, s.step) == key), []
@@ -196,7 +196,7 @@ def _logs(args, console: Console, layout: RunLayout, plan: StagePlan, profile: C
         files = [("datatrove task log", task_log)]
         for e in entries:
             if (e.dataset, e.step) == (dataset, step) and rank in e.ranks:
-                index = e.ranks.index(rank)
+                index = e.index_of_rank(rank)
                 files.append(
                     (
                         f"Slurm log (job {e.job_id}_{index})",

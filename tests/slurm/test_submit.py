@@ -185,3 +185,45 @@ def test_a_failed_step_cancels_its_dependents_and_spares_other_datasets(dev_slur
     assert not run.layout.completed_ranks("bad", "filter")
     assert not run.layout.completed_ranks("bad", "minhash-signatures")
     assert len(read_jsonl_folder(run.layout.data("good"))) == 1
+
+
+def _code_stage(tmp_path, tasks: int) -> Path:
+    sources = [p for p in sorted((ROOT / "src" / "smolprep").rglob("*.py")) if p.read_text().strip()][:8]
+    for i, source in enumerate(sources):
+        write_jsonl(tmp_path / "code" / f"part-{i}.jsonl", [{"id": str(i), "text": source.read_text()}])
+    config = tmp_path / "packed.yaml"
+    config.write_text(
+        f"name: packed\nminhash: {{num_buckets: 2}}\ndatasets:\n  - {{name: code, path: code, kind: code, tasks: {tasks}}}\n"
+    )
+    return config
+
+
+def test_a_tight_queue_limit_packs_several_ranks_per_array_task(dev_slurm, tmp_path):
+    config = _code_stage(tmp_path, 4)  # 4 + 4 + 2 + 1 + 4 = 15 tasks
+    profile = tmp_path / "tight.yaml"
+    profile.write_text((ROOT / "cluster" / "dev-slurm.yaml").read_text() + "max_queued_tasks: 10\n")
+    run = run_stage(config, tmp_path / "out", None, str(profile), ["--wait"])
+    assert run.exit_code == 0
+    entries = [e for e in ledger.read(run.layout.ledger) if e.step != "report"]
+    assert {e.tasks_per_job for e in entries if e.step != "minhash-cluster"} == {2}
+    assert sum(int(e.array.split("-")[1]) + 1 for e in entries) <= 10
+    assert len(read_jsonl_folder(run.layout.data("code"))) == 8
+    assert all(
+        len(run.layout.completed_ranks("code", s)) == n for s, n in (("filter", 4), ("minhash-buckets", 2))
+    )
+
+
+def test_a_stage_that_does_not_fit_the_queue_is_refused_before_anything_is_queued(
+    dev_slurm, tmp_path, capsys
+):
+    config = _code_stage(tmp_path, 4)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(
+        (ROOT / "cluster" / "dev-slurm.yaml").read_text() + "max_queued_tasks: 3\nmax_tasks_per_job: 2\n"
+    )
+    queued = _queue_size()
+    code = main(["--config", str(config), "--cluster", str(profile), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "needs waves" in err and "max_queued_tasks" in err
+    assert _queue_size() == queued and not (tmp_path / "out").exists()

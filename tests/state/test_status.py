@@ -53,3 +53,11 @@ def test_pending_with_dependency_never_satisfied_reason():
 def test_not_submitted():
     status = step_status("ds", "filter", 2, set(), [], [])
     assert (status.state, status.not_submitted) == ("not-submitted", 2)
+
+
+def test_several_ranks_per_array_task():
+    entry = LedgerEntry("ds", "filter", "20", 0, "0-1", [0, 1, 2, 3, 4], "tag", 0.0, tasks_per_job=3)
+    queue = [QueueEntry("20", "20_1", "RUNNING", "None", "n")]  # index 1 runs ranks 3 and 4
+    status = step_status("ds", "filter", 5, {0, 1}, [entry], queue)
+    assert (status.running, status.completed, status.failed_ranks) == (2, 2, [2])
+    assert entry.index_of_rank(4) == 1 and entry.ranks_of_index(0) == [0, 1, 2]

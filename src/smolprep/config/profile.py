@@ -115,6 +115,21 @@ class ClusterProfile:
     env: tuple[tuple[str, str], ...] = option("extra environment variables for the tasks", (), convert=as_env)
     mail_user: str | None = option("mail address for Slurm notifications", None, convert=optional(as_str))
     mail_type: str = option("Slurm --mail-type when mail_user is set", "FAIL", convert=as_str)
+    max_job_count: int | None = option(
+        "the cluster's MaxJobCount when scontrol cannot tell (default: read from `scontrol show config`, else 10000)",
+        None,
+        convert=optional(as_int(1)),
+    )
+    max_queued_tasks: int | None = option(
+        "at most this many array tasks of a stage in the queue at once (default: half of MaxJobCount)",
+        None,
+        convert=optional(as_int(1)),
+    )
+    max_tasks_per_job: int = option(
+        "when a stage has more tasks than may be queued, run up to this many ranks per array task",
+        8,
+        convert=as_int(1),
+    )
     requeue_grace: int = option(
         "seconds before the time limit at which a task is signalled and requeued", 120, convert=as_int(10)
     )

@@ -38,12 +38,19 @@ def chunk_ranks(
 
 
 def plan_submissions(
-    plan: StagePlan, profile: ClusterProfile, completed: Mapping[tuple[str, str], set[int]]
+    plan: StagePlan,
+    profile: ClusterProfile,
+    completed: Mapping[tuple[str, str], set[int]],
+    tasks_per_job: Mapping[tuple[str, str], int] | None = None,
+    max_array_size: int | None = None,
 ) -> list[StepSubmission]:
     submissions = []
     for step in plan.steps:
         done = completed.get((step.dataset, step.step), set())
         ranks = tuple(r for r in range(step.tasks) if r not in done)
-        chunks = chunk_ranks(step.dataset, step.step, ranks, profile.max_array_size)
-        submissions.append(StepSubmission(step, ranks, chunks, 1))
+        per_job = (tasks_per_job or {}).get((step.dataset, step.step), 1)
+        chunks = chunk_ranks(
+            step.dataset, step.step, ranks, max_array_size or profile.max_array_size, per_job
+        )
+        submissions.append(StepSubmission(step, ranks, chunks, per_job))
     return submissions

@@ -31,6 +31,7 @@ from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.plan import StagePlan
 from smolprep.slurm import query
+from smolprep.slurm.limits import Fit
 from smolprep.slurm.plan import StepSubmission, plan_submissions
 from smolprep.slurm.render import ArrayChunk, render_preamble, render_sbatch
 from smolprep.state import ledger
@@ -196,6 +197,7 @@ class SlurmStage:
     plan: StagePlan
     profile: ClusterProfile
     layout: RunLayout
+    fit: Fit | None = None  # ranks per array task and the limits they fit (None: one rank per task)
 
     @property
     def hf_home(self) -> str:
@@ -205,7 +207,11 @@ class SlurmStage:
         completed = {
             (s.dataset, s.step): self.layout.completed_ranks(s.dataset, s.step) for s in self.plan.steps
         }
-        return plan_submissions(self.plan, self.profile, completed)
+        if self.fit is None:
+            return plan_submissions(self.plan, self.profile, completed)
+        return plan_submissions(
+            self.plan, self.profile, completed, self.fit.tasks_per_job, self.fit.limits.max_array_size
+        )
 
     def script(self, chunk: ArrayChunk, tag: str) -> str:
         template_file = preamble_path(self.profile)
@@ -239,7 +245,7 @@ def _write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRe
         job_name=f"smolprep-{stage.name}-{spec.name}-{sub.step.step}",
         qos="",
         logging_dir=str(logs),
-        max_array_size=target.profile.max_array_size,
+        max_array_size=target.fit.limits.max_array_size if target.fit else target.profile.max_array_size,
         tasks_per_job=sub.tasks_per_job,
         slurm_logs_folder=str(logs / "slurm_logs"),
         requeue_signals=("SIGUSR1",),
@@ -353,7 +359,9 @@ def _submit_step(
             array = f"0-{chunk.size - 1}"
             ledger.append(
                 target.layout.ledger,
-                ledger.new_entry(dataset, step, job_id, chunk.index, array, list(chunk.ranks), tag),
+                ledger.new_entry(
+                    dataset, step, job_id, chunk.index, array, list(chunk.ranks), tag, sub.tasks_per_job
+                ),
             )
     except (SbatchError, OSError) as err:
         return SubmittedStep(dataset, step, [], "error", len(sub.ranks), str(err))

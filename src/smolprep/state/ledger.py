@@ -22,6 +22,13 @@ class LedgerEntry:
     time: float
     host: str = ""
     pid: int = 0
+    tasks_per_job: int = 1  # array index i runs ranks[i * tasks_per_job : (i + 1) * tasks_per_job]
+
+    def ranks_of_index(self, index: int) -> list[int]:
+        return self.ranks[index * self.tasks_per_job : (index + 1) * self.tasks_per_job]
+
+    def index_of_rank(self, rank: int) -> int:
+        return self.ranks.index(rank) // self.tasks_per_job
 
 
 def append(ledger: Path, entry: LedgerEntry) -> None:
@@ -47,10 +54,27 @@ def read(ledger: Path) -> list[LedgerEntry]:
 
 
 def new_entry(
-    dataset: str, step: str, job_id: str, chunk: int, array: str, ranks: list[int], tag: str
+    dataset: str,
+    step: str,
+    job_id: str,
+    chunk: int,
+    array: str,
+    ranks: list[int],
+    tag: str,
+    tasks_per_job: int = 1,
 ) -> LedgerEntry:
     return LedgerEntry(
-        dataset, step, job_id, chunk, array, ranks, tag, time.time(), socket.gethostname(), os.getpid()
+        dataset,
+        step,
+        job_id,
+        chunk,
+        array,
+        ranks,
+        tag,
+        time.time(),
+        socket.gethostname(),
+        os.getpid(),
+        tasks_per_job,
     )
 
 

@@ -95,7 +95,7 @@ def step_status(
         entry = by_job.get(item.array_job_id)
         if entry is None:
             continue
-        ranks = [entry.ranks[i] for i in queued_indices(item) if i < len(entry.ranks)]
+        ranks = [r for i in queued_indices(item) for r in entry.ranks_of_index(i)]
         if item.state in ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED"):
             running.update(ranks)
         else:
