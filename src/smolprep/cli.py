@@ -32,9 +32,12 @@ from smolprep.slurm.submit import (
     SlurmStage,
     SubmitOutcome,
     check_submittable,
+    submit_driver_job,
+    submit_report_job,
     submit_stage,
 )
 from smolprep.slurm.submit import test_only as test_only_script
+from smolprep.slurm.waves import driver_active, driver_file, register_driver, run_waves
 from smolprep.state.layout import RunLayout
 from smolprep.state.lock import LockHeld, launch_lock
 from smolprep.state.run import pin_run
@@ -262,32 +265,46 @@ def _launch_locked(
         if profile.executor != "slurm":
             return _run_local(args, stage, profile, layout, plan, resources, console)
         pin_run(layout, stage, plan)
-        outcome = submit_stage(target, resources)
+        driver = driver_active(layout)
+        if driver is not None:
+            console.print(
+                f"A wave driver is submitting this stage ({driver}); it will submit what is missing. "
+                "Nothing submitted.",
+                highlight=False,
+            )
+            return EXIT_OK
+        if target.fit is not None and not target.fit.fits:
+            console.print(f"[bold]cluster limits:[/] {target.fit.explain()}", highlight=False, soft_wrap=True)
+            if not getattr(args, "wait", False):
+                overrides = {k: getattr(args, k, None) for k in ("partition", "account", "qos")}
+                job_id = submit_driver_job(target, {k: v for k, v in overrides.items() if v})
+                register_driver(layout, job_id)
+                console.print(f"Submitted the wave driver job {job_id}: it queues the stage wave by wave.")
+                return EXIT_OK
+            register_driver(layout)
+            try:
+                outcome = run_waves(
+                    target,
+                    resources,
+                    lambda s: console.print(f"submitted {s.dataset}/{s.step}: {','.join(s.job_ids)}"),
+                )
+                if outcome.submitted_jobs:
+                    outcome.report_job = submit_report_job(target, outcome.last_jobs)
+            finally:
+                driver_file(layout).unlink(missing_ok=True)
+        else:
+            outcome = submit_stage(target, resources)
         render_submission(console, target, outcome)
     return _after_submission(args, target, outcome, console)
 
 
 def _fit_to_cluster(target: SlurmStage) -> Fit:
-    """Refuse (exit 2, nothing queued) a stage that cannot be queued within the cluster's limits."""
+    """How the stage fits the cluster's job limits (limits read with scontrol when Slurm answers)."""
     try:
         scontrol = query.cluster_config()
     except query.SlurmQueryError:
         scontrol = None
-    fit = fit_plan(target.plan, cluster_limits(target.profile, scontrol), target.profile.max_tasks_per_job)
-    if not fit.fits:
-        raise ConfigError(
-            [
-                ConfigIssue(
-                    Path(target.profile.source_file),
-                    "max_queued_tasks",
-                    fit.limits.max_queued_tasks,
-                    f"room for the stage's {fit.peak_queued} array tasks",
-                    fit.explain() + " Launch the stage in parts with --datasets, or raise max_tasks_per_job "
-                    "(longer array tasks) or max_queued_tasks where the site allows it",
-                )
-            ]
-        )
-    return fit
+    return fit_plan(target.plan, cluster_limits(target.profile, scontrol), target.profile.max_tasks_per_job)
 
 
 def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int:

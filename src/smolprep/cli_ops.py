@@ -22,6 +22,7 @@ from smolprep.config.profile import ClusterProfile
 from smolprep.plan import StagePlan, plan_stage
 from smolprep.slurm import query
 from smolprep.slurm.submit import scancel
+from smolprep.slurm.waves import driver_active
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
 from smolprep.state.lock import launch_lock
@@ -73,7 +74,7 @@ def gather_status(layout: RunLayout, plan: StagePlan, profile: ClusterProfile) -
     entries = ledger.read(layout.ledger)
     queue = query.queue({e.job_id for e in entries}) if entries else []
     completed = {(s.dataset, s.step): layout.completed_ranks(s.dataset, s.step) for s in plan.steps}
-    return stage_status(plan, completed, entries, queue)
+    return stage_status(plan, completed, entries, queue, driver_active(layout) is not None)
 
 
 def _failure_causes(layout: RunLayout, status: StageStatus) -> dict[tuple[str, str], list[str]]:

@@ -31,11 +31,11 @@ def test_stage1_on_a_large_cluster_profile_never_exceeds_the_limits():
     assert plan.total_tasks > 20_000  # without packing, stage 1 would ask for far more than the queue takes
 
 
-def test_a_stage_that_cannot_fit_is_reported_as_needing_waves():
+def test_a_stage_that_cannot_fit_at_once_is_planned_in_waves():
     profile = dataclasses.replace(load_profile("slurm"), max_queued_tasks=100, max_tasks_per_job=2)
     fit = fit_plan(_stage1(), cluster_limits(profile, None), profile.max_tasks_per_job)
     assert not fit.fits and fit.peak_queued > 100
-    assert "needs waves" in fit.explain()
+    assert "submitted in waves" in fit.explain()
 
 
 def test_limits_come_from_scontrol_when_slurm_answers():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -213,17 +215,41 @@ def test_a_tight_queue_limit_packs_several_ranks_per_array_task(dev_slurm, tmp_p
     )
 
 
-def test_a_stage_that_does_not_fit_the_queue_is_refused_before_anything_is_queued(
-    dev_slurm, tmp_path, capsys
-):
-    config = _code_stage(tmp_path, 4)
+def test_a_stage_that_does_not_fit_the_queue_is_submitted_in_waves(dev_slurm, tmp_path):
+    config = _code_stage(tmp_path, 4)  # 15 tasks; at most 3 array tasks of 2 ranks may be queued
     profile = tmp_path / "tiny.yaml"
     profile.write_text(
         (ROOT / "cluster" / "dev-slurm.yaml").read_text() + "max_queued_tasks: 3\nmax_tasks_per_job: 2\n"
     )
-    queued = _queue_size()
-    code = main(["--config", str(config), "--cluster", str(profile), "--output", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "needs waves" in err and "max_queued_tasks" in err
-    assert _queue_size() == queued and not (tmp_path / "out").exists()
+    args = ["--config", str(config), "--cluster", str(profile), "--output", str(tmp_path / "out"), "--wait"]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), *args], stdout=subprocess.PIPE, text=True
+    )
+    peak = 0
+    while proc.poll() is None:
+        ids = {
+            e.job_id
+            for e in ledger.read(tmp_path / "out" / "packed" / "jobs.jsonl")
+            if e.step not in ("report",)
+        }
+        lines = subprocess.run(
+            ["squeue", "-h", "--array", "-o", "%F|%i"], capture_output=True, text=True
+        ).stdout.split()
+        peak = max(peak, sum(len(expand(line.split("|")[1])) for line in lines if line.split("|")[0] in ids))
+        time.sleep(0.3)
+    out = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 0, out
+    assert "submitted in waves" in out
+    assert 0 < peak <= 3
+    entries = [
+        e for e in ledger.read(tmp_path / "out" / "packed" / "jobs.jsonl") if e.step not in ("report",)
+    ]
+    assert sorted((e.step, e.array) for e in entries if e.step == "filter") == [("filter", "0-1")]
+    assert len(read_jsonl_folder(tmp_path / "out" / "packed" / "data" / "code")) == 8
+
+
+def expand(job: str) -> list[int]:
+    from smolprep.slurm.query import QueueEntry
+    from smolprep.state.status import queued_indices
+
+    return queued_indices(QueueEntry("", job, "", "", "")) or [0]

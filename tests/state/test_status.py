@@ -61,3 +61,18 @@ def test_several_ranks_per_array_task():
     status = step_status("ds", "filter", 5, {0, 1}, [entry], queue)
     assert (status.running, status.completed, status.failed_ranks) == (2, 2, [2])
     assert entry.index_of_rank(4) == 1 and entry.ranks_of_index(0) == [0, 1, 2]
+
+
+def test_steps_a_wave_driver_will_submit_are_waiting_not_unsubmitted():
+    from smolprep.plan import StagePlan, StepPlan
+    from smolprep.state.status import stage_status
+
+    plan = StagePlan(
+        "s", (StepPlan("ds", "filter", 2, None), StepPlan("ds", "minhash-signatures", 2, "filter"))
+    )
+    entries = [_entry("10", [0, 1])]
+    queue = [QueueEntry("10", "10_[0-1]", "PENDING", "Priority", "n")]
+    without = stage_status(plan, {}, entries, queue)
+    with_driver = stage_status(plan, {}, entries, queue, driver_active=True)
+    assert without.steps[1].state == "not-submitted"
+    assert with_driver.steps[1].state == "waiting" and with_driver.steps[0].state == "pending"

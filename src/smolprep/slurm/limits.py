@@ -3,9 +3,8 @@
 Every array task counts as a job for Slurm: `MaxJobCount` (controller-wide, default 10,000) and
 `MaxArraySize` (default 1,001) bound what one launch may queue, and sites add per-user limits. A stage
 that asks for more array tasks than `max_queued_tasks` runs several ranks per array task (datatrove's
-`tasks_per_job`, up to `max_tasks_per_job`). If it still does not fit, it needs waves, which smolprep
-does not submit yet: the launch is refused before anything is queued, rather than failing at `sbatch`
-halfway through the stage.
+`tasks_per_job`, up to `max_tasks_per_job`). If it still does not fit, it is submitted in waves
+(`smolprep.slurm.waves`) instead of failing at `sbatch` halfway through the stage.
 """
 
 from __future__ import annotations
@@ -45,8 +44,9 @@ def cluster_limits(profile: ClusterProfile, scontrol: Mapping[str, str] | None) 
         if scontrol.get("MaxJobCount", "").isdigit():
             max_jobs = int(scontrol["MaxJobCount"])
         source = "scontrol show config"
-    queued = profile.max_queued_tasks or max(1, max_jobs // 2)
-    return ClusterLimits(max_array, max_jobs, min(queued, max_jobs), source)
+    queued = min(profile.max_queued_tasks or max(1, max_jobs // 2), max_jobs)
+    # an array larger than the queue limit could never be queued: cap arrays at the limit too
+    return ClusterLimits(min(max_array, queued), max_jobs, queued, source)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Fit:
             if packed
             else "one rank per array task"
         )
-        verdict = "fits" if self.fits else "does NOT fit: it needs waves, which this version does not submit"
+        verdict = "fits in one wave" if self.fits else "does not fit at once: submitted in waves"
         return (
             f"{self.tasks} tasks as {self.peak_queued} array tasks ({how}); peak queued {self.peak_queued} "
             f"of at most {self.limits.max_queued_tasks}: {verdict}. Limits: {self.limits.describe()}."

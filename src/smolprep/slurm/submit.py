@@ -229,7 +229,7 @@ def submission_tag(stage: str, chunk: ArrayChunk) -> str:
     return f"smolprep:{stage}:{chunk.dataset}:{chunk.step}:{chunk.index}:{uuid.uuid4().hex[:12]}"
 
 
-def _write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterResources) -> None:
+def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterResources) -> None:
     stage, spec = target.stage, target.stage.dataset(sub.step.dataset)
     logs = target.layout.logs(spec.name, sub.step.step)
     (logs / "slurm_logs").mkdir(parents=True, exist_ok=True)
@@ -331,6 +331,24 @@ def submit_stage(
     return outcome
 
 
+def submit_chunk(target: SlurmStage, sub: StepSubmission, chunk: ArrayChunk, previous: list[str]) -> str:
+    """sbatch one array chunk (afterok on `previous`) and record it in the ledger."""
+    tag = submission_tag(target.stage.name, chunk)
+    job_id = submit_tagged(target.script(chunk, tag), previous, tag)
+    entry = ledger.new_entry(
+        sub.step.dataset,
+        sub.step.step,
+        job_id,
+        chunk.index,
+        f"0-{chunk.size - 1}",
+        list(chunk.ranks),
+        tag,
+        sub.tasks_per_job,
+    )
+    ledger.append(target.layout.ledger, entry)
+    return job_id
+
+
 def _submit_step(
     target: SlurmStage,
     sub: StepSubmission,
@@ -349,20 +367,40 @@ def _submit_step(
     if sub.complete:
         return SubmittedStep(dataset, step, [], "complete")
     try:
-        _write_executor(target, sub, resources)
-        job_ids = []
-        for chunk in sub.chunks:
-            tag = submission_tag(target.stage.name, chunk)
-            script = target.script(chunk, tag)
-            job_id = submit_tagged(script, previous, tag)
-            job_ids.append(job_id)
-            array = f"0-{chunk.size - 1}"
-            ledger.append(
-                target.layout.ledger,
-                ledger.new_entry(
-                    dataset, step, job_id, chunk.index, array, list(chunk.ranks), tag, sub.tasks_per_job
-                ),
-            )
+        write_executor(target, sub, resources)
+        job_ids = [submit_chunk(target, sub, chunk, previous) for chunk in sub.chunks]
     except (SbatchError, OSError) as err:
         return SubmittedStep(dataset, step, [], "error", len(sub.ranks), str(err))
     return SubmittedStep(dataset, step, job_ids, "submitted", len(sub.ranks))
+
+
+def submit_driver_job(target: SlurmStage, overrides: dict) -> str:
+    """The wave driver (smolprep.slurm.driver_job) as a small submitit job."""
+    import submitit
+
+    from smolprep.slurm.driver_job import drive_stage
+
+    folder = target.layout.stage_dir / "logs" / "driver"
+    folder.mkdir(parents=True, exist_ok=True)
+    executor = submitit.SlurmExecutor(folder=str(folder / "%j"))
+    extra = {k: v for k, v in (("account", target.profile.account), ("qos", target.profile.qos)) if v}
+    executor.update_parameters(
+        job_name=f"smolprep-{target.stage.name}-driver",
+        partition=target.profile.partition,
+        time=7 * 24 * 60,
+        cpus_per_task=1,
+        mem="2G",
+        additional_parameters=extra,
+        setup=[f"source {target.profile.environment()}/bin/activate"],
+    )
+    job = executor.submit(
+        drive_stage,
+        str(Path(target.stage.source_file).resolve()),
+        str(target.layout.root),
+        str(Path(target.profile.source_file).resolve()),
+        overrides,
+        [spec.name for spec in target.stage.datasets],
+    )
+    tag = f"smolprep:{target.stage.name}:driver"
+    ledger.append(target.layout.ledger, ledger.new_entry("*", "driver", str(job.job_id), 0, "-", [], tag))
+    return str(job.job_id)

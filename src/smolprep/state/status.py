@@ -14,7 +14,7 @@ from smolprep.plan import StagePlan
 from smolprep.slurm.query import QueueEntry
 from smolprep.state.ledger import LedgerEntry
 
-STATES = ("done", "running", "pending", "failed", "not-submitted")
+STATES = ("done", "running", "pending", "failed", "waiting", "not-submitted")
 _ARRAY_TASKS = re.compile(r"^(\d+)_(\d+)$")
 _PENDING_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
 
@@ -144,6 +144,7 @@ def stage_status(
     completed: Mapping[tuple[str, str], set[int]],
     entries: list[LedgerEntry],
     queue: list[QueueEntry],
+    driver_active: bool = False,
 ) -> StageStatus:
     steps = [
         step_status(s.dataset, s.step, s.tasks, completed.get((s.dataset, s.step), set()), entries, queue)
@@ -154,4 +155,7 @@ def stage_status(
         upstream = by_key.get((planned.dataset, planned.after)) if planned.after else None
         if status.state == "failed" and upstream is not None and upstream.state == "failed":
             status.reasons.append(f"cancelled by Slurm: {planned.after} failed")
+        if status.state == "not-submitted" and driver_active:
+            status.state = "waiting"  # the wave driver will submit it when the queue has room
+            status.reasons.append("waiting for its wave")
     return StageStatus(plan.stage, steps)

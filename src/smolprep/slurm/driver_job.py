@@ -1,0 +1,28 @@
+"""The wave driver as a Slurm job (submitit): runs smolprep.slurm.waves on the cluster so that the
+login-node launcher need not stay alive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def drive_stage(config_path: str, root: str, profile_path: str, overrides: dict, datasets: list[str]) -> str:
+    from smolprep.config.profile import load_profile
+    from smolprep.config.stage import load_stage_config
+    from smolprep.pipelines.build import FilterResources
+    from smolprep.plan import plan_stage
+    from smolprep.slurm import query
+    from smolprep.slurm.limits import cluster_limits, fit_plan
+    from smolprep.slurm.submit import SlurmStage, submit_report_job
+    from smolprep.slurm.waves import driver_file, run_waves
+    from smolprep.state.layout import RunLayout
+
+    stage = load_stage_config(config_path).select(datasets)
+    profile = load_profile(profile_path, overrides)
+    plan = plan_stage(stage)
+    fit = fit_plan(plan, cluster_limits(profile, query.cluster_config()), profile.max_tasks_per_job)
+    target = SlurmStage(stage, plan, profile, RunLayout(Path(root), stage.name), fit)
+    outcome = run_waves(target, FilterResources.load(stage, profile.lid_model), reserve=1)
+    submit_report_job(target, outcome.last_jobs)
+    driver_file(target.layout).unlink(missing_ok=True)
+    return f"submitted {len(outcome.steps)} steps"

@@ -1,0 +1,169 @@
+"""Submitting a stage in waves when it does not fit the queue at once.
+
+Only part of the DAG is queued at a time: the driver loop submits the next steps of each dataset as the
+stage's array tasks leave the queue, never holding more than `max_queued_tasks` of them. The gating of
+dependencies is kept: a step's arrays are submitted only after every array of the step before was
+submitted, with `afterok` on those still queued; one that already left the queue must have completed
+every task (markers), otherwise the dataset is stopped there (its step failed) and the others go on.
+
+The loop runs in the launcher (`--wait`) or, when the launcher should not stay alive, in a small driver
+job submitted with submitit. `<stage>/driver.json` says which, so that `status` shows the steps waiting
+for their wave and a second launcher does not submit them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smolprep.pipelines.build import FilterResources
+from smolprep.slurm import query
+from smolprep.slurm.plan import StepSubmission
+from smolprep.slurm.submit import (
+    SbatchError,
+    SlurmStage,
+    SubmitOutcome,
+    SubmittedStep,
+    submit_chunk,
+    write_executor,
+)
+from smolprep.state import ledger
+from smolprep.state.atomic import write_json_atomic
+from smolprep.state.layout import RunLayout
+from smolprep.state.lock import _pid_alive
+from smolprep.state.status import queued_indices
+
+
+def queued_tasks(layout: RunLayout) -> int:
+    """Array tasks of the stage in the queue (a pending range counts each of its tasks)."""
+    ids = {e.job_id for e in ledger.read(layout.ledger)}
+    return sum(max(1, len(queued_indices(q))) for q in query.queue(ids))
+
+
+def driver_file(layout: RunLayout):
+    return layout.stage_dir / "driver.json"
+
+
+def driver_active(layout: RunLayout) -> dict | None:
+    """The running wave driver of this stage, if any."""
+    path = driver_file(layout)
+    if not path.is_file():
+        return None
+    try:
+        driver = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if driver.get("job_id"):
+        try:
+            return driver if query.queue({str(driver["job_id"])}) else None
+        except query.SlurmQueryError:
+            return driver
+    alive = driver.get("host") == socket.gethostname() and _pid_alive(int(driver.get("pid", 0)))
+    return driver if alive else None
+
+
+@dataclass
+class _Dataset:
+    steps: list[StepSubmission]
+    next_step: int = 0
+    next_chunk: int = 0
+    previous: list[str] = field(default_factory=list)  # job ids of the last fully submitted step
+    current: list[str] = field(default_factory=list)  # job ids of the step being submitted
+    blocked: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.blocked) or self.next_step >= len(self.steps)
+
+
+def run_waves(
+    target: SlurmStage,
+    resources: FilterResources,
+    on_submit: Callable[[SubmittedStep], None] = lambda s: None,
+    poll: float = 3.0,
+    reserve: int = 0,
+) -> SubmitOutcome:
+    """Submit the whole stage without ever exceeding the queue limit; returns when all is submitted."""
+    assert target.fit is not None
+    limit = target.fit.limits.max_queued_tasks - reserve
+    layout = target.layout
+    datasets: dict[str, _Dataset] = {}
+    for sub in target.submissions():
+        datasets.setdefault(sub.step.dataset, _Dataset([])).steps.append(sub)
+    outcome = SubmitOutcome()
+    while True:
+        capacity = limit - queued_tasks(layout)
+        active = {q.array_job_id for q in query.queue({e.job_id for e in ledger.read(layout.ledger)})}
+        for ds in datasets.values():
+            capacity = _advance(target, resources, ds, capacity, active, outcome, on_submit)
+        if all(ds.finished for ds in datasets.values()):
+            break
+        time.sleep(poll)
+    for ds in datasets.values():
+        outcome.last_jobs += ds.previous
+    return outcome
+
+
+def _advance(target, resources, ds: _Dataset, capacity: int, active: set[str], outcome, on_submit) -> int:
+    while not ds.finished:
+        sub = ds.steps[ds.next_step]
+        if sub.complete:
+            ds.next_step, ds.previous = ds.next_step + 1, []
+            continue
+        if ds.next_chunk == 0:
+            entries = ledger.read(target.layout.ledger)
+            queued = [j for j in ledger.jobs_of(entries, sub.step.dataset, sub.step.step) if j in active]
+            if queued:  # submitted by an earlier launcher or driver: never submitted twice
+                ds.next_step, ds.previous = ds.next_step + 1, queued
+                continue
+        if ds.next_chunk == 0:
+            # the step before must be all submitted (it is) and, where it left the queue, complete
+            gone = {j for j in ds.previous if j not in active}
+            if gone and sub.step.after and not _chunks_complete(target, sub.step.dataset, sub.step.after, gone):
+                ds.blocked = f"{sub.step.after} did not complete"
+                outcome.steps.append(
+                    SubmittedStep(sub.step.dataset, sub.step.step, [], "error", 0, ds.blocked)
+                )
+                return capacity
+        chunk = sub.chunks[ds.next_chunk]
+        if chunk.size > capacity:
+            return capacity
+        try:
+            if ds.next_chunk == 0:
+                write_executor(target, sub, resources)
+            job_id = submit_chunk(target, sub, chunk, [j for j in ds.previous if j in active])
+        except (SbatchError, OSError) as err:
+            ds.blocked = str(err)
+            outcome.steps.append(
+                SubmittedStep(sub.step.dataset, sub.step.step, ds.current, "error", 0, str(err))
+            )
+            return capacity
+        active.add(job_id)
+        capacity -= chunk.size
+        ds.current.append(job_id)
+        ds.next_chunk += 1
+        if ds.next_chunk == len(sub.chunks):
+            done = SubmittedStep(sub.step.dataset, sub.step.step, ds.current, "submitted", len(sub.ranks))
+            outcome.steps.append(done)
+            on_submit(done)
+            ds.previous, ds.current = ds.current, []
+            ds.next_step, ds.next_chunk = ds.next_step + 1, 0
+    return capacity
+
+
+def _chunks_complete(target: SlurmStage, dataset: str, step: str, job_ids: set[str]) -> bool:
+    """Every rank run by these (finished) arrays of the step has its completion marker; arrays still in
+    the queue are covered by the `afterok` dependency instead."""
+    ranks = {r for e in ledger.read(target.layout.ledger) if e.job_id in job_ids for r in e.ranks}
+    return ranks <= target.layout.completed_ranks(dataset, step)
+
+
+def register_driver(layout: RunLayout, job_id: str | None = None) -> None:
+    write_json_atomic(
+        driver_file(layout),
+        {"host": socket.gethostname(), "pid": os.getpid(), "job_id": job_id, "time": time.time()},
+    )
