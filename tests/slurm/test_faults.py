@@ -3,6 +3,7 @@ clean local run of the same stage."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smolprep.state import ledger
-from tests.conftest import ROOT, read_jsonl_folder, run_stage
+from tests.conftest import ROOT, read_jsonl_folder, run_stage, write_jsonl
 
 pytestmark = pytest.mark.slurm
 STEPS = ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
@@ -51,6 +52,11 @@ def _node_state(node: str) -> str:
     ).stdout.strip()
 
 
+def _read_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def _texts(folder: Path) -> set[str]:
     return {r["text"] for r in read_jsonl_folder(folder)}
 
@@ -59,7 +65,9 @@ def _texts(folder: Path) -> set[str]:
 def fault_stage(tmp_path_factory):
     """A small web stage whose filter tasks run long enough (tens of seconds) to be hit mid-run."""
     base = tmp_path_factory.mktemp("fault-stage")
-    shutil.copytree(ROOT / "sample" / "en-web", base / "en")
+    (base / "en").mkdir()
+    for part in ("part-0000.jsonl.gz", "part-0002.jsonl.gz"):  # half the English sample: tasks of ~20 s
+        shutil.copy(ROOT / "sample" / "en-web" / part, base / "en" / part)
     config = base / "faults.yaml"
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 2}\n"
@@ -88,11 +96,12 @@ class Run:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    def entries(self) -> list[ledger.LedgerEntry]:
-        return ledger.read(self.stage_dir / "jobs.jsonl")
+    def entries(self, data_steps_only: bool = True) -> list[ledger.LedgerEntry]:
+        entries = ledger.read(self.stage_dir / "jobs.jsonl")
+        return [e for e in entries if e.step in STEPS] if data_steps_only else entries
 
     def job_ids(self) -> set[str]:
-        return {e.job_id for e in self.entries()}
+        return {e.job_id for e in self.entries(data_steps_only=False)}
 
     def queued(self) -> list[str]:
         ids = self.job_ids()
@@ -205,6 +214,7 @@ def test_two_launchers_at_once_queue_each_step_once(dev_slurm, fault_stage, tmp_
     outputs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert sorted((e.dataset, e.step) for e in run.entries()) == sorted(("en", s) for s in STEPS)
+    assert [e.step for e in run.entries(data_steps_only=False) if e.step not in STEPS] == ["report"]
     assert run.launch("--wait").returncode == 0
     assert run.final_texts() == clean
 
@@ -240,27 +250,45 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
     assert run.final_texts() == clean
 
 
-def test_time_limit_requeues_the_task_which_then_completes(dev_slurm, fault_stage, tmp_path):
-    config, clean = fault_stage
-    profile = tmp_path / "short.yaml"
-    profile.write_text(
-        (ROOT / "cluster" / "dev-slurm.yaml").read_text().replace("requeue_grace: 30", "requeue_grace: 55")
-        + "  filter: {time: '1', cpus: 1, mem_per_cpu: 1G}\n"
+@pytest.fixture(scope="module")
+def slow_stage(tmp_path_factory):
+    """One filter task over the whole English sample (about a minute): long enough to meet its limit."""
+    base = tmp_path_factory.mktemp("slow-stage")
+    documents = [
+        r for part in sorted((ROOT / "sample" / "en-web").glob("*.jsonl.gz")) for r in _read_gz(part)
+    ]
+    for copy in range(6):  # six marked copies: one task runs for a while however fast the filters are
+        write_jsonl(
+            base / "en" / f"part-{copy}.jsonl.gz",
+            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
+        )
+    config = base / "faults.yaml"  # same stage name as the fault stage, so Run() finds its folder
+    config.write_text(
+        "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 1}\n"
     )
-    run = Run(config, tmp_path / "out", cluster=str(profile))
+    clean = run_stage(config, base / "clean-local")
+    assert clean.exit_code == 0
+    return config, _texts(clean.layout.data("en"))
+
+
+def test_time_limit_warning_requeues_the_task_which_then_completes(dev_slurm, slow_stage, tmp_path):
+    """Every task runs with `--signal=USR1@<requeue_grace>`: near its time limit Slurm sends SIGUSR1 and
+    the task requeues itself. Slurm delivers that signal on its own schedule (up to a minute off), so the
+    test sends the same signal the same way (`scancel --signal=USR1` to the job step) once the task runs."""
+    config, clean = slow_stage
+    run = Run(config, tmp_path / "out")
     assert run.launch().returncode == 0
+    task_log = run.stage_dir / "logs" / "en" / "filter" / "logs" / "task_00000.log"
+    _wait_for(task_log.exists, 120, "the filter task to start its pipeline")
+    (job,) = sorted({e.job_id for e in run.entries() if e.step == "filter"})
+    subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)
     logs = run.stage_dir / "logs" / "en" / "filter" / "slurm_logs"
-    # the signal comes 55 s before the 1-minute limit: the task requeues itself (restart count 1)
-    _wait_for(
-        lambda: any("restart 1" in p.read_text() for p in logs.glob("*.out")), 180, "a requeued filter task"
-    )
-    filter_jobs = sorted({e.job_id for e in run.entries() if e.step == "filter"})
-    # the operator gives the requeued tasks more time; the tasks were requeued, not failed
-    subprocess.run(["scontrol", "update", f"jobid={filter_jobs[0]}", "TimeLimit=10"], check=True)
+    _wait_for(lambda: any("restart 1" in p.read_text() for p in logs.glob("*.out")), 180, "the requeued task")
     result = run.launch("--wait")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "Received signal 10 (SIGUSR1). Requeueing" in "".join(p.read_text() for p in logs.glob("*.out"))
     assert run.final_texts() == clean
-    assert len([e for e in run.entries() if e.step == "filter"]) == 1  # nothing was resubmitted
+    assert len([e for e in run.entries() if e.step == "filter"]) == 1  # requeued by Slurm, not resubmitted
 
 
 def test_bad_config_exits_2_and_queues_nothing(dev_slurm, tmp_path):

@@ -253,3 +253,39 @@ def expand(job: str) -> list[int]:
     from smolprep.state.status import queued_indices
 
     return queued_indices(QueueEntry("", job, "", "", "")) or [0]
+
+
+def test_without_wait_a_driver_job_submits_the_waves(dev_slurm, tmp_path):
+    config = _code_stage(tmp_path, 4)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(
+        (ROOT / "cluster" / "dev-slurm.yaml").read_text() + "max_queued_tasks: 4\nmax_tasks_per_job: 2\n"
+    )
+    args = ["--config", str(config), "--cluster", str(profile), "--output", str(tmp_path / "out")]
+    launched = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args], capture_output=True, text=True
+    )
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert "wave driver job" in launched.stdout
+    stage_dir = tmp_path / "out" / "packed"
+    assert (stage_dir / "driver.json").is_file()
+    again = subprocess.run([sys.executable, str(ROOT / "launch.py"), *args], capture_output=True, text=True)
+    assert again.returncode == 0 and "Nothing submitted" in again.stdout  # the driver owns the stage
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, str(ROOT / "launch.py"), "status", *args, "--json"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert any(step["state"] == "waiting" for step in status["datasets"]["code"].values()) or status["done"]
+    deadline = time.monotonic() + 300
+    while (stage_dir / "driver.json").exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    waited = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args, "--wait"], capture_output=True, text=True
+    )
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert len(read_jsonl_folder(stage_dir / "data" / "code")) == 8
+    steps = [e.step for e in ledger.read(stage_dir / "jobs.jsonl")]
+    assert steps.count("driver") == 1 and steps.count("filter") == 1

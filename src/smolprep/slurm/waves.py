@@ -112,18 +112,26 @@ def _advance(target, resources, ds: _Dataset, capacity: int, active: set[str], o
     while not ds.finished:
         sub = ds.steps[ds.next_step]
         if sub.complete:
+            outcome.steps.append(SubmittedStep(sub.step.dataset, sub.step.step, [], "complete"))
             ds.next_step, ds.previous = ds.next_step + 1, []
             continue
         if ds.next_chunk == 0:
             entries = ledger.read(target.layout.ledger)
             queued = [j for j in ledger.jobs_of(entries, sub.step.dataset, sub.step.step) if j in active]
             if queued:  # submitted by an earlier launcher or driver: never submitted twice
+                outcome.steps.append(
+                    SubmittedStep(sub.step.dataset, sub.step.step, queued, "queued-already", len(sub.ranks))
+                )
                 ds.next_step, ds.previous = ds.next_step + 1, queued
                 continue
         if ds.next_chunk == 0:
             # the step before must be all submitted (it is) and, where it left the queue, complete
             gone = {j for j in ds.previous if j not in active}
-            if gone and sub.step.after and not _chunks_complete(target, sub.step.dataset, sub.step.after, gone):
+            if (
+                gone
+                and sub.step.after
+                and not _chunks_complete(target, sub.step.dataset, sub.step.after, gone)
+            ):
                 ds.blocked = f"{sub.step.after} did not complete"
                 outcome.steps.append(
                     SubmittedStep(sub.step.dataset, sub.step.step, [], "error", 0, ds.blocked)
