@@ -7,6 +7,13 @@ from pathlib import Path
 
 
 def drive_stage(config_path: str, root: str, profile_path: str, overrides: dict, datasets: list[str]) -> str:
+    import os
+
+    from smolprep.slurm.submit import clean_environment
+
+    # this job's own SLURM_* variables must not leak into the jobs it submits (sbatch, and submitit's)
+    for key in set(os.environ) - set(clean_environment()):
+        del os.environ[key]
     from smolprep.config.profile import load_profile
     from smolprep.config.stage import load_stage_config
     from smolprep.pipelines.build import FilterResources

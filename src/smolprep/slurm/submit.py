@@ -14,6 +14,7 @@ scripts ourselves; datatrove's merge-stats jobs are not submitted (smolprep merg
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -68,10 +69,24 @@ def parse_sbatch_parsable(output: str) -> str:
     return match.group(1)
 
 
+def clean_environment() -> dict[str, str]:
+    """The environment without the SLURM_* variables of a job we may be running in (an interactive
+    allocation, the wave driver job): sbatch would pass them on, and srun in the new job would fail
+    (e.g. "SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive")."""
+    keep = {"SLURM_CONF"}
+    return {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") or k in keep}
+
+
 def _sbatch(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            ["sbatch", *args], input=script, capture_output=True, text=True, timeout=120, check=False
+            ["sbatch", *args],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=clean_environment(),
         )
     except FileNotFoundError as err:
         raise SbatchError(
