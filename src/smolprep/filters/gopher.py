@@ -3,14 +3,17 @@
 datatrove's Gopher filters take one parameter set and one word tokenizer for a whole pipeline; stock
 ``GopherQualityFilter()`` uses English stop words and drops nearly every Vietnamese document. These wrappers
 read ``doc.metadata["language"]`` (set by ``LanguageIdFilter``; ``default_language`` when absent), pick that
-language's parameters from ``smolprep.filters.params`` and delegate to a datatrove filter built for that
-language (with ``language=`` so it splits words with that language's tokenizer, e.g. pyvi for Vietnamese).
-Decisions and reason labels are therefore exactly datatrove's: ``dup_line_frac``, ``top_2_gram``,
-``duplicated_5_n_grams``, ... for repetition; ``gopher_short_doc``, ``gopher_enough_stop_words``, ... for
-quality.
+language's parameters from ``smolprep.filters.params`` and delegate to a filter built for that language
+(with ``language=`` so it splits words like that language's datatrove tokenizer, e.g. pyvi for Vietnamese).
+
+The delegates are ``FastGopherRepetitionFilter`` / ``FastGopherQualityFilter`` (``fast_gopher.py``):
+subclasses of datatrove's filters with the same decisions and reason labels (``dup_line_frac``,
+``top_2_gram``, ``duplicated_5_n_grams``, ... for repetition; ``gopher_short_doc``,
+``gopher_enough_stop_words``, ... for quality), computed several times faster, with the words of a
+document computed once for both. ``smolprep.filters.stock`` has the same wrappers around datatrove's own
+classes (the reference the tests and the benchmark compare with).
 
 Per-language filters are built on first use and cached; they are dropped when the step is pickled.
-``_build_delegate`` is the one place that constructs them (swap the tokenizer there to speed things up).
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
-from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
-from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.word_tokenizers import load_tokenizer_assignments
 
+from smolprep.filters.fast_gopher import FastGopherQualityFilter, FastGopherRepetitionFilter
 from smolprep.filters.params import normalize_language, quality_params, repetition_params
 
 
@@ -83,7 +85,7 @@ class _LanguageAwareGopherFilter(BaseFilter):
 
 
 class LanguageAwareGopherRepetitionFilter(_LanguageAwareGopherFilter):
-    """datatrove's ``GopherRepetitionFilter`` with the thresholds of each document's language.
+    """datatrove's ``GopherRepetitionFilter`` decisions with the thresholds of each document's language.
 
     Args:
         default_language: language of documents without ``metadata["language"]``.
@@ -97,11 +99,12 @@ class LanguageAwareGopherRepetitionFilter(_LanguageAwareGopherFilter):
         return repetition_params(language, self.kind)
 
     def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
-        return GopherRepetitionFilter(**params.as_kwargs(), language=tokenizer_language)
+        return FastGopherRepetitionFilter(**params.as_kwargs(), language=tokenizer_language)
 
 
 class LanguageAwareGopherQualityFilter(_LanguageAwareGopherFilter):
-    """datatrove's ``GopherQualityFilter`` with the thresholds and stop words of each document's language.
+    """datatrove's ``GopherQualityFilter`` decisions with the thresholds and stop words of each document's
+    language.
 
     Args:
         default_language: language of documents without ``metadata["language"]``.
@@ -115,4 +118,4 @@ class LanguageAwareGopherQualityFilter(_LanguageAwareGopherFilter):
         return quality_params(language, self.kind)
 
     def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
-        return GopherQualityFilter(**params.as_kwargs(), language=tokenizer_language)
+        return FastGopherQualityFilter(**params.as_kwargs(), language=tokenizer_language)

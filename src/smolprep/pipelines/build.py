@@ -113,10 +113,14 @@ def build_step(
     buckets = str(layout.minhash(name, "buckets"))
     remove = str(layout.minhash(name, "remove"))
     if step == "minhash-signatures":
+        from smolprep.pipelines.minhash import FastMinhashDedupSignature
+
         language = spec.language[0] if spec.kind != "code" else "en"
+        # datatrove's signature step and file format, bit-identical signatures, computed faster
+        signature_step: type[MinhashDedupSignature] = FastMinhashDedupSignature
         return [
             intermediate_reader(filtered),
-            MinhashDedupSignature(signatures, config=config, language=language),
+            signature_step(signatures, config=config, language=language),
         ]
     if step == "minhash-buckets":
         return [MinhashDedupBuckets(signatures, buckets, config=config)]
