@@ -17,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,23 @@ from smolprep.state.layout import RunLayout
 
 class SbatchError(RuntimeError):
     """sbatch refused a job or printed something we cannot parse."""
+
+
+class SbatchBusy(SbatchError):
+    """The controller is at a job limit (MaxJobCount, a QOS submit limit): try again later."""
+
+
+_BUSY = (
+    "resource temporarily unavailable",
+    "maxjobcount",
+    "maxsubmit",
+    "qosmaxsubmitjob",
+    "assocmaxsubmitjob",
+)
+
+
+def _is_busy(message: str) -> bool:
+    return any(word in message.lower() for word in _BUSY)
 
 
 class SmolprepSlurmExecutor(SlurmPipelineExecutor):
@@ -100,7 +118,9 @@ def sbatch(script: str, dependency: list[str]) -> str:
         args.append("--dependency=afterok:" + ":".join(dependency))
     result = _sbatch(args, script)
     if result.returncode != 0:
-        raise SbatchError(f"sbatch refused the job: {result.stderr.strip() or result.stdout.strip()}")
+        message = result.stderr.strip() or result.stdout.strip()
+        kind = SbatchBusy if _is_busy(message) else SbatchError
+        raise kind(f"sbatch refused the job: {message}")
     return parse_sbatch_parsable(result.stdout)
 
 
@@ -129,7 +149,7 @@ def submit_tagged(script: str, dependency: list[str], tag: str) -> str:
             accepted = []
         if accepted:
             return accepted[0]
-        raise SbatchError(str(err)) from err
+        raise (SbatchBusy if isinstance(err, SbatchBusy) else SbatchError)(str(err)) from err
 
 
 def test_only(script: str) -> str:
@@ -151,6 +171,10 @@ def check_submittable(profile: ClusterProfile) -> list[ConfigIssue]:
         if value:
             args.append(f"{flag}={value}")
     result = _sbatch(args)
+    deadline = time.monotonic() + 180
+    while result.returncode != 0 and _is_busy(result.stderr) and time.monotonic() < deadline:
+        time.sleep(5)  # the controller is full (finished jobs count until MinJobAge): wait for room
+        result = _sbatch(args)
     if result.returncode == 0:
         return []
     message = (result.stderr or result.stdout).strip()

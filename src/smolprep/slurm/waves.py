@@ -24,6 +24,7 @@ from smolprep.pipelines.build import FilterResources
 from smolprep.slurm import query
 from smolprep.slurm.plan import StepSubmission
 from smolprep.slurm.submit import (
+    SbatchBusy,
     SbatchError,
     SlurmStage,
     SubmitOutcome,
@@ -144,6 +145,8 @@ def _advance(target, resources, ds: _Dataset, capacity: int, active: set[str], o
             if ds.next_chunk == 0:
                 write_executor(target, sub, resources)
             job_id = submit_chunk(target, sub, chunk, [j for j in ds.previous if j in active])
+        except SbatchBusy:
+            return 0  # the controller is at a job limit: the next round tries again
         except (SbatchError, OSError) as err:
             ds.blocked = str(err)
             outcome.steps.append(
