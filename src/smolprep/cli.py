@@ -287,6 +287,7 @@ def _launch_locked(
                     target,
                     resources,
                     lambda s: console.print(f"submitted {s.dataset}/{s.step}: {','.join(s.job_ids)}"),
+                    reserve=1,  # room for the stage-level report job
                 )
                 if outcome.submitted_jobs:
                     outcome.report_job = submit_report_job(target, outcome.last_jobs)
