@@ -2,14 +2,15 @@
 
     python bench/stage.py                # a mixed en + vi web dataset made of the sample, 4 tasks
     python bench/stage.py --repeat 10    # the same, 10 times larger (ids made unique)
+    python bench/stage.py --runs 3       # medians of 3 runs of each
 
-Both runs go through ``python launch.py --config ... --cluster local``. The stock run (``--stock``, see
-``stock_main``) first swaps in the stock steps: ``prose_filters`` returns ``smolprep.filters.stock``'s filters
-(datatrove's Gopher classes per document language) and the signature step is datatrove's
-``MinhashDedupSignature``; everything else (reader, writer, buckets, cluster, dedup filter, executor) is the
-same code. CPU time is the whole process tree's (``perf stat -e task-clock``, which follows the executor's
-worker processes; without perf, only the launcher and the children it waits for are counted). Also reported:
-the share of final documents the two runs have in common.
+The stock run is ``bench/stock_stage.py``: the stage written with stock datatrove (its reader, Gopher
+filters per document language, writer, MinHash steps and ``LocalPipelineExecutor``), as a datatrove user
+would write it. The smolprep run is ``python launch.py --config ... --cluster local`` (everything it does:
+progress, summary, report included). Same tasks, same workers (the number of CPUs, smolprep's default). CPU
+time is the whole process tree's (``perf stat -e task-clock``, which follows the executors' worker
+processes; without perf, only the children that are waited for are counted). Also reported: the share of
+final documents the two runs have in common.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,23 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import build_corpus  # noqa: E402
-
-
-def stock_main(argv: list[str]) -> int:
-    """launch.py's main with the stock filter and signature steps swapped in."""
-    from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
-
-    import smolprep.pipelines.build as build
-    import smolprep.pipelines.minhash as minhash
-    from smolprep.cli import main
-    from smolprep.filters.stock import stock_prose_filters
-
-    def prose_filters(spec, resources):  # type: ignore[no-untyped-def]
-        return stock_prose_filters(spec.kind, spec.language, resources.spam_phrases, resources.lid_model)
-
-    build.prose_filters = prose_filters  # type: ignore[assignment]
-    minhash.FastMinhashDedupSignature = MinhashDedupSignature  # type: ignore[misc, assignment]
-    return main(argv)
 
 
 def cpu_seconds(command: list[str], log: Path) -> tuple[float, str]:
@@ -74,9 +60,9 @@ def cpu_seconds(command: list[str], log: Path) -> tuple[float, str]:
     return cpu, "getrusage of waited-for children (perf not found: worker processes may be missed)"
 
 
-def final_ids(output: Path) -> set[str]:
+def final_ids(folder: Path) -> set[str]:
     ids = set()
-    for file in (output / "bench-stage" / "data" / "mixed").glob("*.jsonl.gz"):
+    for file in folder.glob("*.jsonl.gz"):
         with gzip.open(file, "rt", encoding="utf-8") as f:
             ids.update(json.loads(line)["id"] for line in f if line.strip())
     return ids
@@ -86,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="repeat the sample this many times")
     parser.add_argument("--tasks", type=int, default=4, help="tasks of the dataset (filter, signatures, ...)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each; the medians are printed")
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temporary folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smolprep-stage-"))
+    workers = os.cpu_count() or 1
     try:
         corpus = build_corpus(workdir, ["mixed"], args.repeat, 1)["mixed"]
         config = workdir / "stage.yaml"
@@ -96,29 +84,52 @@ def main(argv: list[str] | None = None) -> int:
             "name: bench-stage\ndatasets:\n"
             f"  - {{name: mixed, path: {corpus.folder}, kind: web, language: [en, vi], tasks: {args.tasks}}}\n"
         )
-        print(f"mixed en + vi: {len(corpus.ids)} docs, {corpus.text_bytes / 1e6:.2f} MB, {args.tasks} tasks")
-        results = {}
-        for name, entry in (
-            ("stock", [str(Path(__file__).resolve()), "--stock"]),
-            ("smolprep", ["launch.py"]),
-        ):
-            output = workdir / name
-            command = [
-                sys.executable,
-                *entry,
-                "--config",
-                str(config),
-                "--cluster",
-                "local",
-                "--output",
-                str(output),
-            ]
-            cpu, how = cpu_seconds(command, workdir / f"{name}.log")
-            results[name] = (cpu, final_ids(output))
-            print(f"{name:9} {cpu:8.1f} CPU s   final documents: {len(results[name][1])}", flush=True)
-        (stock_cpu, stock_ids), (ours_cpu, our_ids) = results["stock"], results["smolprep"]
-        common = len(stock_ids & our_ids) / max(1, len(stock_ids | our_ids))
-        print(f"stock / smolprep CPU: {stock_cpu / ours_cpu:.2f}x ({how})")
+        print(
+            f"mixed en + vi: {len(corpus.ids)} docs, {corpus.text_bytes / 1e6:.2f} MB, "
+            f"{args.tasks} tasks, {workers} workers"
+        )
+        runs: dict[str, list[float]] = {"stock": [], "smolprep": []}
+        ids: dict[str, set[str]] = {}
+        how = ""
+        for run in range(args.runs):
+            for name in runs:
+                output = workdir / f"{name}-{run}"
+                if name == "stock":
+                    command = [
+                        sys.executable,
+                        str(Path(__file__).with_name("stock_stage.py")),
+                        "--input",
+                        str(corpus.folder),
+                        "--output",
+                        str(output),
+                        "--languages",
+                        "en,vi",
+                        "--tasks",
+                        str(args.tasks),
+                        "--workers",
+                        str(workers),
+                    ]
+                    data = output / "data"
+                else:
+                    command = [
+                        sys.executable,
+                        "launch.py",
+                        "--config",
+                        str(config),
+                        "--cluster",
+                        "local",
+                        "--output",
+                        str(output),
+                    ]
+                    data = output / "bench-stage" / "data" / "mixed"
+                cpu, how = cpu_seconds(command, workdir / f"{name}-{run}.log")
+                runs[name].append(cpu)
+                ids[name] = final_ids(data)
+                print(f"{name:9} {cpu:8.1f} CPU s   final documents: {len(ids[name])}", flush=True)
+        stock_cpu, ours_cpu = statistics.median(runs["stock"]), statistics.median(runs["smolprep"])
+        common = len(ids["stock"] & ids["smolprep"]) / max(1, len(ids["stock"] | ids["smolprep"]))
+        print(f"median CPU s: stock {stock_cpu:.1f}, smolprep {ours_cpu:.1f} ({how})")
+        print(f"stock / smolprep CPU: {stock_cpu / ours_cpu:.2f}x")
         print(f"final documents in common: {common:.2%} of the union")
     finally:
         if args.workdir is None:
@@ -127,6 +138,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--stock":
-        sys.exit(stock_main(sys.argv[2:]))
     sys.exit(main())

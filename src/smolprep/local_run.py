@@ -55,6 +55,9 @@ def run_local(
     if not pending:
         return outcome
     os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
+    from smolprep.pipelines.preload import warm_fork_server  # it imports this module (for the workers)
+
+    warm_fork_server(word_languages(stage, plan))
     log_dir = layout.stage_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -91,6 +94,15 @@ def run_local(
                     _refresh(progress, bar, layout, plan)
         progress.update(bar, description=f"{stage.name}: finished")
     return outcome
+
+
+def word_languages(stage: StageConfig, plan: StagePlan) -> list[str]:
+    """The languages whose words the plan's tasks need (code datasets' MinHash shingles use English words)."""
+    codes: set[str] = set()
+    for name in plan.datasets():
+        spec = stage.dataset(name)
+        codes.update(spec.language if spec.kind != "code" else ["en"])
+    return sorted(codes)
 
 
 def _refresh(progress: Progress, bar: TaskID, layout: RunLayout, plan: StagePlan) -> None:

@@ -1,0 +1,82 @@
+"""What datatrove's local worker processes should have loaded before they start: imported once, not per worker.
+
+``LocalPipelineExecutor`` starts its workers with the ``forkserver`` method: one fresh server process forks
+every worker. Python 3.11's fork server never imports ``__main__`` itself (its ``preload`` looks for a
+``main_path`` key that ``get_preparation_data`` does not produce), so each worker re-imports the launcher,
+and with it datatrove, numpy and fastText: about a second of CPU per worker, per step. With this module in
+the fork server's preload list (``warm_fork_server``), the server imports all of it once and every worker
+is a cheap fork that finds it in ``sys.modules``.
+
+The server also does, once, what every worker would otherwise do on its own:
+
+- build the word tokenizers of the languages in ``SMOLPREP_WARM_LANGUAGES`` (comma-separated, set by
+  ``warm_fork_server`` before the server starts): reading the Vietnamese CRF weights takes ~0.4 s;
+- datatrove's dependency check of our steps' classes (``PipelineStep.__new__`` runs it for every step it
+  builds, unpickling included; the answers are cached per process, see ``speedups``).
+"""
+
+from __future__ import annotations
+
+import os
+from itertools import chain
+
+import multiprocess
+
+# the modules every local worker needs; importing them here is the point of this module
+import smolprep.cli
+import smolprep.pipelines.minhash  # noqa: F401
+import smolprep.text.words as words
+
+WARM_LANGUAGES_ENV = "SMOLPREP_WARM_LANGUAGES"
+LOADED_BY = os.getpid()  # a worker forked from a preloaded server sees the server's pid here
+
+
+def warm_languages(languages: list[str]) -> None:
+    """Build the word tokenizer of each language, with its model, in this process."""
+    for language in languages:
+        words.word_tokenizer(language).word_tokenize("warm up")
+
+
+def warm_dependency_checks() -> None:
+    """Run datatrove's (per-process cached) dependency check of every step class a local pipeline uses."""
+    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+    from datatrove.utils._import_utils import check_required_dependencies
+
+    from smolprep.filters import CodeSanityFilter, LanguageIdFilter, SpamFilter
+    from smolprep.pipelines.minhash import FastMinhashDedupSignature
+    from smolprep.pipelines.readers import CountingJsonlReader
+    from smolprep.pipelines.writers import AtomicJsonlWriter
+
+    step_classes = (
+        CountingJsonlReader,
+        AtomicJsonlWriter,
+        LanguageIdFilter,
+        SpamFilter,
+        CodeSanityFilter,
+        FastMinhashDedupSignature,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+    )
+    for cls in step_classes:
+        required = list(chain.from_iterable(getattr(t, "_requires_dependencies", []) for t in cls.mro()))
+        if required:
+            check_required_dependencies(cls.__name__, required)
+
+
+def warm_fork_server(languages: list[str]) -> None:
+    """Make datatrove's fork server preload this module (and the tokenizers of ``languages``).
+
+    Only a fork server that has not started yet is affected: the server is one per process, started by the
+    first worker pool, and a later call (another stage in the same process) keeps the first one's modules.
+    """
+    os.environ[WARM_LANGUAGES_ENV] = ",".join(languages)
+    multiprocess.get_context("forkserver").set_forkserver_preload([__name__])
+
+
+def _warm_this_process() -> None:
+    warm_languages([code for code in os.environ.get(WARM_LANGUAGES_ENV, "").split(",") if code])
+    warm_dependency_checks()
+
+
+_warm_this_process()
