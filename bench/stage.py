@@ -3,6 +3,7 @@
     python bench/stage.py                # a mixed en + vi web dataset made of the sample, 4 tasks
     python bench/stage.py --repeat 10    # the same, 10 times larger (ids made unique)
     python bench/stage.py --runs 3       # medians of 3 runs of each
+    python bench/stage.py --every 8      # every 8th document only (the smoke test in tests/bench)
 
 The stock run is ``bench/stock_stage.py``: the stage written with stock datatrove (its reader, Gopher
 filters per document language, writer, MinHash steps and ``LocalPipelineExecutor``), as a datatrove user
@@ -73,12 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="repeat the sample this many times")
     parser.add_argument("--tasks", type=int, default=4, help="tasks of the dataset (filter, signatures, ...)")
     parser.add_argument("--runs", type=int, default=1, help="runs of each; the medians are printed")
+    parser.add_argument("--every", type=int, default=1, help="keep every Nth document of the sample")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temporary folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smolprep-stage-"))
     workers = os.cpu_count() or 1
     try:
-        corpus = build_corpus(workdir, ["mixed"], args.repeat, 1)["mixed"]
+        corpus = build_corpus(workdir, ["mixed"], args.repeat, args.every)["mixed"]
         config = workdir / "stage.yaml"
         config.write_text(
             "name: bench-stage\ndatasets:\n"
@@ -131,6 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"median CPU s: stock {stock_cpu:.1f}, smolprep {ours_cpu:.1f} ({how})")
         print(f"stock / smolprep CPU: {stock_cpu / ours_cpu:.2f}x")
         print(f"final documents in common: {common:.2%} of the union")
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "docs": len(corpus.ids),
+                        "text_mb": corpus.text_bytes / 1e6,
+                        "cpu_s": runs,
+                        "cpu_how": how,
+                        "ratio": stock_cpu / ours_cpu,
+                        "final_documents": {name: len(found) for name, found in ids.items()},
+                        "in_common": common,
+                    },
+                    indent=2,
+                )
+            )
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -35,3 +35,23 @@ def test_quick_benchmark(tmp_path: Path) -> None:
         "remove_files_identical": True,
         "remove_bytes": report["minhash"]["mixed"]["remove_bytes"],
     }
+
+
+def test_stage_benchmark_smoke(tmp_path: Path) -> None:
+    """bench/stage.py runs a stock-datatrove stage and launch.py on the same data and compares their output
+    (no timing asserted: only that both ran, were measured, and kept the same documents)."""
+    out = tmp_path / "stage.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "stage.py"), "--every", "8", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert report["docs"] == 113  # every 8th of the 299 English and 597 Vietnamese documents (38 + 75)
+    assert all(cpu > 0 for runs in report["cpu_s"].values() for cpu in runs)
+    assert report["final_documents"]["stock"] > 0
+    assert report["final_documents"]["stock"] == report["final_documents"]["smolprep"]
+    assert report["in_common"] == 1.0
