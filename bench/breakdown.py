@@ -51,6 +51,7 @@ def profile(dataset: str, language: str, runs: int) -> list[tuple[str, float, fl
     from datatrove.utils.word_tokenizers import load_word_tokenizer
 
     from smolprep.filters import (
+        FastLanguageIdFilter,
         LanguageIdFilter,
         SpamFilter,
         load_phrase_lists,
@@ -58,14 +59,16 @@ def profile(dataset: str, language: str, runs: int) -> list[tuple[str, float, fl
         repetition_params,
     )
     from smolprep.filters.fast_gopher import FastGopherQualityFilter, FastGopherRepetitionFilter
+    from smolprep.filters.fast_lid import get_predictor
     from smolprep.paths import default_spam_lists
     from smolprep.pipelines.minhash import FastMinhashDedupSignature
     from smolprep.text import words as shared
     from smolprep.text.simplify import simplify_text
 
     texts = texts_of(dataset)
-    lid = LanguageIdFilter([language])
+    lid, fast_lid = LanguageIdFilter([language]), FastLanguageIdFilter([language])
     lid.predict("warm up")
+    fast_lid.predict("warm up")  # loads the model once, as in a task
     kept = [t for t in texts if lid.predict(t)[0] == language]
     stock_tok = load_word_tokenizer(language)
     stock_tok.word_tokenize("warm up")  # loads spaCy / pyvi: not part of the per-document cost
@@ -77,7 +80,12 @@ def profile(dataset: str, language: str, runs: int) -> list[tuple[str, float, fl
         getattr(tok, "model", None)
 
     fresh()
-    rows = [("language ID (all documents)", best(lambda: [lid.predict(t) for t in texts], runs), -1.0)]
+    # language ID: fastText's predict (no caches: cold = warm) vs the replay, with empty caches and again
+    stock_lid = best(lambda: [lid.predict(t) for t in texts], runs)
+    cold_lid = best(lambda: [fast_lid.predict(t) for t in texts], runs, setup=get_predictor().clear_caches)
+    warm_lid = best(lambda: [fast_lid.predict(t) for t in texts], runs)
+    rows = [("language ID (all documents), cold", stock_lid, cold_lid)]
+    rows.append(("language ID (all documents), warm", stock_lid, warm_lid))
     stock_words = best(lambda: [stock_tok.word_tokenize(t) for t in kept], runs)
     cold = best(lambda: [shared.word_tokenizer(language).word_tokenize(t) for t in kept], runs, setup=fresh)
     warm = best(lambda: [shared.word_tokenizer(language).word_tokenize(t) for t in kept], runs)

@@ -40,6 +40,11 @@ def read_jsonl_folder(folder: Path) -> list[dict]:
     return records
 
 
+def sample_texts(dataset: str) -> list[str]:
+    """The texts of one dataset of the shipped sample (``sample/<dataset>``), in file order."""
+    return [record["text"] for record in read_jsonl_folder(ROOT / "sample" / dataset)]
+
+
 @dataclass
 class StageRun:
     config: StageConfig

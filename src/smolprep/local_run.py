@@ -57,7 +57,8 @@ def run_local(
     os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
     from smolprep.pipelines.preload import warm_fork_server  # it imports this module (for the workers)
 
-    warm_fork_server(word_languages(stage, plan))
+    prose = any(stage.dataset(name).kind != "code" for name in plan.datasets())
+    warm_fork_server(word_languages(stage, plan), resources.lid_model, lid=prose)
     log_dir = layout.stage_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"

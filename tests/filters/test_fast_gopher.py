@@ -3,10 +3,6 @@ and the whole web filter step decides like the stock one on a mixed English + Vi
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import pytest
 from datatrove.data import Document
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
@@ -17,16 +13,7 @@ from smolprep.filters import LanguageIdFilter, load_phrase_lists, quality_params
 from smolprep.filters.fast_gopher import FastGopherQualityFilter, FastGopherRepetitionFilter
 from smolprep.filters.stock import stock_prose_filters
 from smolprep.paths import default_spam_lists
-
-SAMPLE = Path(__file__).resolve().parents[2] / "sample"
-
-
-def _sample(dataset: str) -> list[str]:
-    texts = []
-    for file in sorted((SAMPLE / dataset).glob("*.jsonl.gz")):
-        with gzip.open(file, "rt", encoding="utf-8") as f:
-            texts += [json.loads(line)["text"] for line in f if line.strip()]
-    return texts
+from tests.conftest import sample_texts
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +23,7 @@ def sample_docs() -> list[tuple[str, str]]:
     lid = LanguageIdFilter(["en", "vi"])
     docs = []
     for dataset, language in (("en-web", "en"), ("vi-web", "vi")):
-        for text in _sample(dataset):
+        for text in sample_texts(dataset):
             label, _ = lid.predict(text)
             docs.append((text, label if label in ("en", "vi") else language))
     return docs
@@ -140,7 +127,7 @@ def test_web_filter_step_decides_like_stock_on_mixed_english_vietnamese() -> Non
     spec = DatasetSpec(name="mixed", path="unused", kind="web", language=("en", "vi"))
     ours = prose_filters(spec, FilterResources(lid_model=None, spam_phrases=phrases))
     stock = stock_prose_filters("web", ["en", "vi"], phrases)
-    en, vi = _sample("en-web"), _sample("vi-web")
+    en, vi = sample_texts("en-web"), sample_texts("vi-web")
     texts = [t for pair in zip(en, vi, strict=False) for t in pair] + vi[len(en) :]
 
     def decide(steps, text):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 import dill
@@ -18,17 +16,9 @@ from datatrove.pipeline.dedup.minhash import (
 from datatrove.utils.hashing import HashConfig
 
 from smolprep.pipelines.minhash import FastMinhashDedupSignature
+from tests.conftest import sample_texts
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample"
 CONFIG = MinhashConfig(n_grams=5, num_buckets=20, hashes_per_bucket=8)  # the stage default
-
-
-def _sample(dataset: str) -> list[str]:
-    texts = []
-    for file in sorted((SAMPLE / dataset).glob("*.jsonl.gz")):
-        with gzip.open(file, "rt", encoding="utf-8") as f:
-            texts += [json.loads(line)["text"] for line in f if line.strip()]
-    return texts
 
 
 def _signatures(step: MinhashDedupSignature, texts: list[str]) -> list:
@@ -41,7 +31,7 @@ def _signatures(step: MinhashDedupSignature, texts: list[str]) -> list:
 
 @pytest.mark.parametrize(("dataset", "language"), [("en-web", "en"), ("vi-web", "vi"), ("code", "en")])
 def test_same_signatures_on_every_sample_document(tmp_path: Path, dataset: str, language: str) -> None:
-    texts = _sample(dataset)
+    texts = sample_texts(dataset)
     stock = MinhashDedupSignature(str(tmp_path / "a"), config=CONFIG, language=language)
     ours = FastMinhashDedupSignature(str(tmp_path / "b"), config=CONFIG, language=language)
     assert _signatures(ours, texts) == _signatures(stock, texts)
@@ -56,7 +46,7 @@ def test_same_signatures_on_every_sample_document(tmp_path: Path, dataset: str, 
     ids=["32-bit", "sha1"],
 )
 def test_same_signatures_with_other_hash_settings(tmp_path: Path, config: MinhashConfig) -> None:
-    texts = _sample("en-web")[::5] + _sample("vi-web")[::10]
+    texts = sample_texts("en-web")[::5] + sample_texts("vi-web")[::10]
     stock = MinhashDedupSignature(str(tmp_path / "a"), config=config, language="en")
     ours = FastMinhashDedupSignature(str(tmp_path / "b"), config=config, language="en")
     assert _signatures(ours, texts) == _signatures(stock, texts)
@@ -78,7 +68,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_signature_files_and_duplicate_clusters_are_identical(tmp_path: Path) -> None:
     """Run both steps for real (two ranks), then datatrove's buckets and cluster on each output."""
-    texts = _sample("en-web") + _sample("vi-web")[:200]
+    texts = sample_texts("en-web") + sample_texts("vi-web")[:200]
     texts += texts[:40]  # exact duplicates, so there are clusters to find
     remove = {}
     for name, cls in (("stock", MinhashDedupSignature), ("ours", FastMinhashDedupSignature)):
@@ -112,7 +102,7 @@ def test_same_attributes_as_datatrove_step(tmp_path: Path) -> None:
 
 def test_step_pickles_small_after_use(tmp_path: Path) -> None:
     step = FastMinhashDedupSignature(str(tmp_path / "s"), config=CONFIG, language="vi")
-    text = _sample("vi-web")[0]
+    text = sample_texts("vi-web")[0]
     before = step.get_signature(step.get_shingles(text))
     payload = dill.dumps(step)
     assert len(payload) < 100_000

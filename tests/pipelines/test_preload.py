@@ -24,6 +24,7 @@ WORKER_PROBE = textwrap.dedent(
 
     def probe(_):
         import sys
+        from smolprep.filters import fast_lid
         from smolprep.pipelines import preload
         from smolprep.text import words
 
@@ -33,6 +34,7 @@ WORKER_PROBE = textwrap.dedent(
             "modules": sorted(m for m in ("smolprep.cli", "datatrove.executor", "numpy") if m in sys.modules),
             "tokenizers": words.word_tokenizer.cache_info().currsize,
             "vi_model_loaded": words.word_tokenizer("vi")._model is not None,
+            "lid_loaded": bool(fast_lid._PREDICTORS),
         }
 
 
@@ -56,6 +58,7 @@ def test_fork_server_workers_start_with_modules_and_tokenizers_loaded(tmp_path):
     assert worker["modules"] == ["datatrove.executor", "numpy", "smolprep.cli"]
     assert worker["tokenizers"] == 2
     assert worker["vi_model_loaded"]
+    assert worker["lid_loaded"]
     # inherited from the fork server, not imported by the worker itself (that costs ~1 s of CPU per worker)
     assert worker["preload_loaded_by"] not in (worker["pid"], worker["launcher"]), worker
 

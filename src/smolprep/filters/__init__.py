@@ -5,6 +5,7 @@ document, so datatrove's stats count ``dropped_<reason>``.
 """
 
 from smolprep.filters.code import CodeSanityFilter
+from smolprep.filters.fast_lid import FastLanguageIdFilter
 from smolprep.filters.gopher import LanguageAwareGopherQualityFilter, LanguageAwareGopherRepetitionFilter
 from smolprep.filters.language import LanguageIdFilter
 from smolprep.filters.lid_model import LID176_LANGUAGES, LidModelNotFoundError, default_lid_model_path
@@ -22,6 +23,7 @@ __all__ = [
     "KINDS",
     "LID176_LANGUAGES",
     "CodeSanityFilter",
+    "FastLanguageIdFilter",
     "LanguageAwareGopherQualityFilter",
     "LanguageAwareGopherRepetitionFilter",
     "LanguageIdFilter",

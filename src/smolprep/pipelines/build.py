@@ -24,9 +24,9 @@ from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters import (
     CodeSanityFilter,
+    FastLanguageIdFilter,
     LanguageAwareGopherQualityFilter,
     LanguageAwareGopherRepetitionFilter,
-    LanguageIdFilter,
     SpamFilter,
     default_lid_model_path,
     load_phrase_lists,
@@ -81,7 +81,7 @@ def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[Pipelin
         return [CodeSanityFilter()]
     languages = list(spec.language)
     steps: list[PipelineStep] = [
-        LanguageIdFilter(languages, model_path=resources.lid_model),
+        FastLanguageIdFilter(languages, model_path=resources.lid_model),
         LanguageAwareGopherRepetitionFilter(default_language=languages[0], kind=spec.kind),
         LanguageAwareGopherQualityFilter(default_language=languages[0], kind=spec.kind),
     ]

@@ -10,7 +10,8 @@ is a cheap fork that finds it in ``sys.modules``.
 The server also does, once, what every worker would otherwise do on its own:
 
 - build the word tokenizers of the languages in ``SMOLPREP_WARM_LANGUAGES`` (comma-separated, set by
-  ``warm_fork_server`` before the server starts): reading the Vietnamese CRF weights takes ~0.4 s;
+  ``warm_fork_server`` before the server starts): reading the Vietnamese CRF weights takes ~0.1-0.4 s;
+- load the language-ID model named by ``SMOLPREP_WARM_LID`` (``fast_lid.warm``);
 - datatrove's dependency check of our steps' classes (``PipelineStep.__new__`` runs it for every step it
   builds, unpickling included; the answers are cached per process, see ``speedups``).
 """
@@ -26,8 +27,10 @@ import multiprocess
 import smolprep.cli
 import smolprep.pipelines.minhash  # noqa: F401
 import smolprep.text.words as words
+from smolprep.filters import fast_lid
 
 WARM_LANGUAGES_ENV = "SMOLPREP_WARM_LANGUAGES"
+WARM_LID_ENV = "SMOLPREP_WARM_LID"  # "default" or a model path: the language-ID model to load
 LOADED_BY = os.getpid()  # a worker forked from a preloaded server sees the server's pid here
 
 
@@ -42,7 +45,7 @@ def warm_dependency_checks() -> None:
     from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
     from datatrove.utils._import_utils import check_required_dependencies
 
-    from smolprep.filters import CodeSanityFilter, LanguageIdFilter, SpamFilter
+    from smolprep.filters import CodeSanityFilter, FastLanguageIdFilter, SpamFilter
     from smolprep.pipelines.minhash import FastMinhashDedupSignature
     from smolprep.pipelines.readers import CountingJsonlReader
     from smolprep.pipelines.writers import AtomicJsonlWriter
@@ -50,7 +53,7 @@ def warm_dependency_checks() -> None:
     step_classes = (
         CountingJsonlReader,
         AtomicJsonlWriter,
-        LanguageIdFilter,
+        FastLanguageIdFilter,
         SpamFilter,
         CodeSanityFilter,
         FastMinhashDedupSignature,
@@ -64,18 +67,23 @@ def warm_dependency_checks() -> None:
             check_required_dependencies(cls.__name__, required)
 
 
-def warm_fork_server(languages: list[str]) -> None:
-    """Make datatrove's fork server preload this module (and the tokenizers of ``languages``).
+def warm_fork_server(languages: list[str], lid_model: str | None = None, lid: bool = True) -> None:
+    """Make datatrove's fork server preload this module, the tokenizers of ``languages`` and (if ``lid``)
+    the language-ID model ``lid_model`` (None: the shipped lid.176).
 
     Only a fork server that has not started yet is affected: the server is one per process, started by the
     first worker pool, and a later call (another stage in the same process) keeps the first one's modules.
     """
     os.environ[WARM_LANGUAGES_ENV] = ",".join(languages)
+    os.environ[WARM_LID_ENV] = (lid_model or "default") if lid else ""
     multiprocess.get_context("forkserver").set_forkserver_preload([__name__])
 
 
 def _warm_this_process() -> None:
     warm_languages([code for code in os.environ.get(WARM_LANGUAGES_ENV, "").split(",") if code])
+    lid_model = os.environ.get(WARM_LID_ENV, "")
+    if lid_model:
+        fast_lid.warm(None if lid_model == "default" else lid_model)
     warm_dependency_checks()
 
 
