@@ -64,6 +64,22 @@ def run_stage(config_path: Path, output: Path, capsys=None, cluster: str = "loca
     return StageRun(config, RunLayout(output.resolve(), config.name), code, stdout)
 
 
+def run_held_out_stage(base: Path, config_name: str) -> tuple[Path, StageRun]:
+    """Run the held-out evaluation's shape of config, a file with only `name` and `datasets`, on the three
+    datasets the caller wrote under ``base/data/{en,vi,code}`` (web en, web vi, code)."""
+    config = base / config_name
+    config.write_text(
+        "name: held-out\n"
+        "datasets:\n"
+        "  - {name: en, path: data/en, kind: web, language: en}\n"
+        "  - {name: vi, path: data/vi, kind: web, language: vi}\n"
+        "  - {name: code, path: data/code, kind: code}\n"
+    )
+    run = run_stage(config, base / "out")
+    assert run.exit_code == 0, f"the held-out stage failed; logs in {run.layout.stage_dir / 'logs'}"
+    return config, run
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> StageRun:
     output = tmp_path_factory.mktemp("sample-run")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import read_jsonl_folder, run_stage, write_jsonl
+from tests.conftest import read_jsonl_folder, run_held_out_stage, write_jsonl
 
 SPAM_EN = ["Click here to claim your prize.", "Buy now and save big!", "Subscribe now for more deals."]
 SPAM_VI = ["Đăng ký ngay để nhận quà.", "Mua ngay kẻo lỡ!", "Cẩn thận lừa đảo, nhấn vào đây."]
@@ -90,16 +90,7 @@ def evaluation(sample_run, tmp_path_factory):
     write_jsonl(base / "data" / "en" / "part-0.jsonl", en_planted.records)
     write_jsonl(base / "data" / "vi" / "part-0.jsonl.gz", vi_planted.records)
     write_jsonl(base / "data" / "code" / "part-0.jsonl", [{"id": r["id"], "text": r["text"]} for r in code])
-    config = base / "eval.yaml"
-    config.write_text(
-        "name: held-out\n"
-        "datasets:\n"
-        "  - {name: en, path: data/en, kind: web, language: en}\n"
-        "  - {name: vi, path: data/vi, kind: web, language: vi}\n"
-        "  - {name: code, path: data/code, kind: code}\n"
-    )
-    run = run_stage(config, base / "out")
-    assert run.exit_code == 0
+    _, run = run_held_out_stage(base, "eval.yaml")
     kept = {
         spec.name: {r["id"]: r for r in read_jsonl_folder(run.layout.data(spec.name))}
         for spec in run.config.datasets

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, StageRun, read_jsonl_folder, run_stage, write_jsonl
+from tests.conftest import ROOT, StageRun, read_jsonl_folder, run_held_out_stage, write_jsonl
 
 TOKENIZER = ROOT / "tests" / "data" / "tokenizer" / "tokenizer.json"
 INSTALL_TIMEOUT = 900
@@ -90,14 +90,5 @@ def held_out(sample_run, tmp_path_factory) -> HeldOut:
     write_jsonl(base / "data" / "vi" / "part-0.jsonl.gz", inputs["vi"][::2])
     write_jsonl(base / "data" / "vi" / "part-1.jsonl.gz", inputs["vi"][1::2])
     write_jsonl(base / "data" / "code" / "part-0.jsonl", inputs["code"])
-    config = base / "held-out.yaml"
-    config.write_text(
-        "name: held-out\n"
-        "datasets:\n"
-        "  - {name: en, path: data/en, kind: web, language: en}\n"
-        "  - {name: vi, path: data/vi, kind: web, language: vi}\n"
-        "  - {name: code, path: data/code, kind: code}\n"
-    )
-    run = run_stage(config, base / "out")
-    assert run.exit_code == 0, f"the held-out stage failed; logs in {run.layout.stage_dir / 'logs'}"
+    config, run = run_held_out_stage(base, "held-out.yaml")
     return HeldOut(run, config, {name: len(records) for name, records in inputs.items()})
