@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,3 +77,19 @@ def test_loguru_lib_dirs_cached_with_loguru_answer():
     assert lib_dirs() == lib_dirs.compute()
     lib_dirs().append("changed by a caller")
     assert lib_dirs() == lib_dirs.compute()
+
+
+def test_a_failing_warm_up_does_not_stop_the_fork_server_import():
+    """The fork server swallows only ImportError from its preload list: anything else raised while warming up
+    would kill it. Warming is a head start only; the workers meet the real error themselves."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import smolprep.pipelines.preload as p; print(p.LOADED_BY)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "SMOLPREP_WARM_LANGUAGES": "no-such-language"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "warming up failed (ValueError" in done.stderr

@@ -22,6 +22,7 @@ import os
 from itertools import chain
 
 import multiprocess
+from loguru import logger
 
 # the modules every local worker needs; importing them here is the point of this module
 import smolprep.cli
@@ -87,4 +88,9 @@ def _warm_this_process() -> None:
     warm_dependency_checks()
 
 
-_warm_this_process()
+try:
+    _warm_this_process()
+except Exception as err:  # a head start only: a worker that needs what failed meets (and reports) the error
+    logger.debug(
+        f"smolprep preload: warming up failed ({type(err).__name__}: {err}); workers load on their own"
+    )
