@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -61,13 +60,24 @@ def _texts(folder: Path) -> set[str]:
     return {r["text"] for r in read_jsonl_folder(folder)}
 
 
+def _write_marked_copies(folder: Path, copies: int) -> None:
+    """``copies`` files, each the whole English sample with ids and texts marked by the copy number: a task
+    runs for a while however fast the filters are, and no copy is a duplicate of another."""
+    documents = [
+        r for part in sorted((ROOT / "sample" / "en-web").glob("*.jsonl.gz")) for r in _read_gz(part)
+    ]
+    for copy in range(copies):
+        write_jsonl(
+            folder / f"part-{copy}.jsonl.gz",
+            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
+        )
+
+
 @pytest.fixture(scope="module")
 def fault_stage(tmp_path_factory):
-    """A small web stage whose filter tasks run long enough (tens of seconds) to be hit mid-run."""
+    """A small web stage whose two filter tasks run long enough (several seconds each) to be hit mid-run."""
     base = tmp_path_factory.mktemp("fault-stage")
-    (base / "en").mkdir()
-    for part in ("part-0000.jsonl.gz", "part-0002.jsonl.gz"):  # half the English sample: tasks of ~20 s
-        shutil.copy(ROOT / "sample" / "en-web" / part, base / "en" / part)
+    _write_marked_copies(base / "en", 6)  # three copies of the English sample per task
     config = base / "faults.yaml"
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 2}\n"
@@ -254,14 +264,7 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
 def slow_stage(tmp_path_factory):
     """One filter task over the whole English sample (about a minute): long enough to meet its limit."""
     base = tmp_path_factory.mktemp("slow-stage")
-    documents = [
-        r for part in sorted((ROOT / "sample" / "en-web").glob("*.jsonl.gz")) for r in _read_gz(part)
-    ]
-    for copy in range(6):  # six marked copies: one task runs for a while however fast the filters are
-        write_jsonl(
-            base / "en" / f"part-{copy}.jsonl.gz",
-            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
-        )
+    _write_marked_copies(base / "en", 6)
     config = base / "faults.yaml"  # same stage name as the fault stage, so Run() finds its folder
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 1}\n"

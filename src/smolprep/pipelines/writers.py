@@ -4,11 +4,13 @@ Each task writes `<folder>/_tmp/<rank>.jsonl.gz` and moves it to `<folder>/<rank
 writing finished without an error. A killed task (scancel, node failure, kill -9, time limit) leaves at
 most a file under `_tmp/`, which no step and no `*.jsonl.gz` glob of the folder reads; its rerun writes the
 same documents again and replaces it.
+
+The `_tmp/` folder is shared by the tasks of a step and is never removed by a task: one task's removal of
+an (empty) `_tmp/` could land between another task's creating it and opening its file there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import posixpath
 
 from datatrove.pipeline.writers import JsonlWriter
@@ -45,5 +47,3 @@ class AtomicJsonlWriter(JsonlWriter):
                 self.output_folder.mv(name, final)
             elif self.output_folder.exists(name):
                 self.output_folder.rm(name)
-        with contextlib.suppress(OSError):  # other tasks may still be writing there: then it stays
-            self.output_folder.rmdir(TMP_DIR)
