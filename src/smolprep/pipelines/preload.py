@@ -11,15 +11,14 @@ The server also does, once, what every worker would otherwise do on its own:
 
 - build the word tokenizers of the languages in ``SMOLPREP_WARM_LANGUAGES`` (comma-separated, set by
   ``warm_fork_server`` before the server starts): reading the Vietnamese CRF weights takes ~0.1-0.4 s;
-- load the language-ID model named by ``SMOLPREP_WARM_LID`` (``fast_lid.warm``);
-- datatrove's dependency check of our steps' classes (``PipelineStep.__new__`` runs it for every step it
-  builds, unpickling included; the answers are cached per process, see ``speedups``).
+- load the language-ID model named by ``SMOLPREP_WARM_LID`` (``fast_lid.warm``).
+
+(datatrove's dependency check of each step needs no warming: ``speedups`` makes it a direct look-up.)
 """
 
 from __future__ import annotations
 
 import os
-from itertools import chain
 
 import multiprocess
 from loguru import logger
@@ -41,33 +40,6 @@ def warm_languages(languages: list[str]) -> None:
         words.word_tokenizer(language).word_tokenize("warm up")
 
 
-def warm_dependency_checks() -> None:
-    """Run datatrove's (per-process cached) dependency check of every step class a local pipeline uses."""
-    from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
-    from datatrove.utils._import_utils import check_required_dependencies
-
-    from smolprep.filters import CodeSanityFilter, FastLanguageIdFilter, SpamFilter
-    from smolprep.pipelines.minhash import FastMinhashDedupSignature
-    from smolprep.pipelines.readers import CountingJsonlReader
-    from smolprep.pipelines.writers import AtomicJsonlWriter
-
-    step_classes = (
-        CountingJsonlReader,
-        AtomicJsonlWriter,
-        FastLanguageIdFilter,
-        SpamFilter,
-        CodeSanityFilter,
-        FastMinhashDedupSignature,
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-    )
-    for cls in step_classes:
-        required = list(chain.from_iterable(getattr(t, "_requires_dependencies", []) for t in cls.mro()))
-        if required:
-            check_required_dependencies(cls.__name__, required)
-
-
 def warm_fork_server(languages: list[str], lid_model: str | None = None, lid: bool = True) -> None:
     """Make datatrove's fork server preload this module, the tokenizers of ``languages`` and (if ``lid``)
     the language-ID model ``lid_model`` (None: the shipped lid.176).
@@ -85,7 +57,6 @@ def _warm_this_process() -> None:
     lid_model = os.environ.get(WARM_LID_ENV, "")
     if lid_model:
         fast_lid.warm(None if lid_model == "default" else lid_model)
-    warm_dependency_checks()
 
 
 try:
