@@ -151,6 +151,11 @@ class StageConfig:
     tokenizer: str | None = option(
         "local tokenizer.json for token counts (for the report)", None, convert=optional(as_str)
     )
+    seed: int = option(
+        "seed of every random choice (sample_rate): the same config gives the same documents",
+        0,
+        convert=as_int(0),
+    )
     spam_lists: tuple[str, ...] | None = option(
         "spam phrase lists (default: configs/spam/*.txt)", None, convert=optional(lambda v: _as_paths(v))
     )

@@ -5,12 +5,13 @@
   filtered/<dataset>/           output of the filter step
   minhash/<dataset>/{signatures,buckets,remove}/
   data/<dataset>/*.jsonl.gz     final output
-  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/
+  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (local runs)
   manifest.json, report.*
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,32 @@ class RunLayout:
 
     def completions(self, dataset: str, step: str) -> Path:
         return self.logs(dataset, step) / "completions"
+
+    def failures(self, dataset: str, step: str) -> Path:
+        """Failure records of a step's tasks: `failures/<rank:05d>.json` (see `failure_records`)."""
+        return self.logs(dataset, step) / "failures"
+
+    def failure_records(self, dataset: str, step: str) -> dict[int, dict]:
+        """rank -> the record a task wrote when it failed: {"rank", "error", "log", "time"}.
+
+        A record says the task's last attempt failed; only a completion marker says it is done, so a rank
+        with both a marker and a record is done. An unreadable record still counts as a failure."""
+        folder = self.failures(dataset, step)
+        if not folder.is_dir():
+            return {}
+        records: dict[int, dict] = {}
+        for file in folder.glob("*.json"):
+            if not file.stem.isdigit():
+                continue
+            try:
+                record = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                record = {}
+            if not isinstance(record, dict):
+                record = {}
+            record.setdefault("error", f"unreadable failure record {file}")
+            records[int(file.stem)] = record
+        return records
 
     def completed_ranks(self, dataset: str, step: str) -> set[int]:
         folder = self.completions(dataset, step)
