@@ -40,6 +40,17 @@ def read_jsonl_folder(folder: Path) -> list[dict]:
     return records
 
 
+def write_marked_copies(folder: Path, copies: int) -> None:
+    """``copies`` files, each the whole English sample with ids and texts marked by the copy number: a filter
+    task runs for seconds however fast the filters are, and no copy is a duplicate of another."""
+    documents = read_jsonl_folder(ROOT / "sample" / "en-web")
+    for copy in range(copies):
+        write_jsonl(
+            folder / f"part-{copy}.jsonl.gz",
+            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
+        )
+
+
 def sample_texts(dataset: str) -> list[str]:
     """The texts of one dataset of the shipped sample (``sample/<dataset>``), in file order."""
     return [record["text"] for record in read_jsonl_folder(ROOT / "sample" / dataset)]

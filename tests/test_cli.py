@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
+
+from smolprep import cli
 from smolprep.cli import main
 from smolprep.config.profile import load_profile
 from smolprep.config.stage import load_stage_config
 from smolprep.plan import plan_stage
 from smolprep.slurm.limits import cluster_limits, fit_plan
-from tests.conftest import write_jsonl
+from smolprep.state.errors import DamagedRunFile
+from tests.conftest import ROOT, write_jsonl
 
 
 def test_missing_folder_exits_2_names_it_and_writes_nothing(tmp_path, capsys):
@@ -89,3 +99,96 @@ def test_help_explains_the_commands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--cluster" in out and "--dry-run" in out and "configs/sample.yaml" in out
+
+
+def _long_english_input(folder: Path, copies: int) -> None:
+    """`copies` files, each the whole English sample with marked ids and texts: a task runs a few seconds."""
+    documents = []
+    for part in sorted((ROOT / "sample" / "en-web").glob("*.jsonl.gz")):
+        with gzip.open(part, "rt", encoding="utf-8") as f:
+            documents += [json.loads(line) for line in f]
+    for copy in range(copies):
+        write_jsonl(
+            folder / f"part-{copy}.jsonl.gz",
+            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
+        )
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("target", ["process group", "launcher only"])
+def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target):
+    _long_english_input(tmp_path / "en", 4)
+    config = tmp_path / "long.yaml"
+    config.write_text("name: long\ndatasets:\n  - {name: en, path: en, tasks: 2}\n")
+    out = tmp_path / "out"
+    command = [sys.executable, str(root / "launch.py"), "--config", str(config), "--cluster", "local"]
+    command += ["--output", str(out)]
+    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)  # fmt: skip
+    task_log = out / "long" / "logs" / "en" / "filter" / "logs" / "task_00000.log"
+    _wait_for(task_log.exists, 120, "the first filter task to start")
+    time.sleep(0.5)
+    if target == "process group":  # what a terminal does on Ctrl-C
+        os.killpg(launcher.pid, signal.SIGINT)
+    else:
+        launcher.send_signal(signal.SIGINT)
+    stdout, stderr = launcher.communicate(timeout=60)
+
+    assert launcher.returncode == 130
+    assert stderr == "interrupted; relaunch the same command to continue\n"
+    assert "Traceback" not in stdout
+    assert not (out / "long" / "lock").exists()
+    assert not (out / "long" / "logs" / "en" / "minhash-filter" / "completions").exists()
+    _wait_for(lambda: not _group_alive(launcher.pid), 15, "every process of the launcher to exit")
+    relaunch = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert relaunch.returncode == 0, relaunch.stderr
+
+
+def test_a_damaged_run_file_is_one_line_and_exit_1(monkeypatch, capsys):
+    def damaged(args, console):
+        raise DamagedRunFile(
+            "/runs/stage1/logs/en/filter/stats/00003.json", "is truncated", "Rerun that task"
+        )
+
+    monkeypatch.setattr(cli, "_launch", damaged)
+    assert main(["--stage", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: /runs/stage1/logs/en/filter/stats/00003.json: is truncated. Rerun that task\n"
+
+
+def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path, monkeypatch):
+    from smolprep.slurm.query import QueueEntry
+    from smolprep.state import ledger
+    from smolprep.state.layout import RunLayout
+    from smolprep.state.run import PinComparison
+
+    layout = RunLayout(tmp_path, "s")
+    ledger.append(layout.ledger, ledger.new_entry("en", "filter", "41", 0, "0-1", [0, 1], "t"))
+    ledger.append(layout.ledger, ledger.new_entry("vi", "filter", "42", 0, "0-1", [0, 1], "t"))
+    asked: list[set[str]] = []
+
+    def queue(job_ids):
+        asked.append(set(job_ids))
+        return [QueueEntry(j, f"{j}_0", "RUNNING", "None", "x") for j in job_ids]
+
+    monkeypatch.setattr(cli.query, "queue", queue)
+    with pytest.raises(cli.UsageError, match=r"queued or running jobs still write \(41\); cancel them first"):
+        cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter"}))
+    assert asked == [{"41"}]
+    monkeypatch.setattr(cli.query, "queue", lambda job_ids: [])
+    cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter", "vi": "filter"}))

@@ -1,10 +1,11 @@
 """Command line: argument parsing and rendering only; the work is done by the modules it calls.
 
     python launch.py [--stage N | --config PATH] [--cluster NAME] [--output DIR] [--datasets a,b]
-                     [--partition P] [--dry-run [--test-only]] [--wait] [--workers N]
+                     [--partition P] [--dry-run [--test-only]] [--wait] [--workers N] [--force] [--force-config]
     python launch.py status|logs|resubmit|cancel [--stage N | --config PATH] [--cluster NAME] [--output DIR]
 
-Exit codes: 0 success; 1 a run failed; 2 bad usage or bad config (nothing written or submitted).
+Exit codes: 0 success; 1 a run failed or a run-directory file is damaged; 2 bad usage or bad config (nothing
+written or submitted); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.profile import ClusterProfile, available_profiles, load_profile
-from smolprep.config.stage import StageConfig, load_stage_config
+from smolprep.config.stage import MAX_TASKS_PER_STEP, StageConfig, load_stage_config, task_count_issues
 from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
 from smolprep.pipelines.build import FilterResources, check_buildable
@@ -38,12 +40,17 @@ from smolprep.slurm.submit import (
 )
 from smolprep.slurm.submit import test_only as test_only_script
 from smolprep.slurm.waves import driver_active, driver_file, register_driver, run_waves
+from smolprep.state import ledger
+from smolprep.state.errors import DamagedRunFile
 from smolprep.state.layout import RunLayout
 from smolprep.state.lock import LockHeld, launch_lock
-from smolprep.state.run import pin_run
+from smolprep.state.reset import steps_from
+from smolprep.state.run import PinComparison, compare_with_pin, pin_run
 from smolprep.summary import stage_summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+PSEUDO_FILE_SYSTEMS = (Path("/proc"), Path("/sys"))
 
 DESCRIPTION = """\
 Plan and run a pretraining-mixture stage: per dataset, quality filtering (language ID, Gopher
@@ -97,6 +104,31 @@ COMMANDS = {
 }
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _force_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"allow steps of more than {MAX_TASKS_PER_STEP:,} tasks (each task is a process, files, a marker)",
+    )
+    parser.add_argument(
+        "--force-config",
+        action="store_true",
+        help="the config changed since the run was launched: delete the outputs of every step the change "
+        "affects and rerun them (instead of launching into a new --output)",
+    )
+
+
 def _slurm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partition", metavar="P", help="Slurm partition (overrides the profile)")
     parser.add_argument("--account", metavar="A", help="Slurm account (overrides the profile)")
@@ -137,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Slurm: block until the stage finished; exit 0 only if every task of every step completed",
     )
     _slurm_options(parser)
+    _force_options(parser)
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="local executor: tasks run at once (default: profile, else CPUs)",
     )
@@ -165,6 +198,7 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
             "--wait", action="store_true", help="block until the stage finished (exit 0 if done)"
         )
         _slurm_options(parser)
+        _force_options(parser)
     if command == "cancel":
         parser.add_argument(
             "--lock-wait", type=float, default=120.0, metavar="SECONDS", help=argparse.SUPPRESS
@@ -173,6 +207,14 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        make_console(stderr=True).print("interrupted; relaunch the same command to continue", highlight=False)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     console = make_console()
     errors = make_console(stderr=True)
@@ -189,12 +231,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_ops.run(command, args, console)
     except (ConfigError, UsageError) as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         errors.print("Nothing was written or submitted.", style="dim")
         return EXIT_USAGE
     except LockHeld as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
+    except DamagedRunFile as err:
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        return EXIT_FAILED
 
 
 def resolve_config_path(args: argparse.Namespace) -> Path:
@@ -211,8 +256,12 @@ def resolve_config_path(args: argparse.Namespace) -> Path:
 
 def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, RunLayout]:
     stage = load_stage_config(resolve_config_path(args))
-    if getattr(args, "datasets", None):
-        stage = stage.select([n.strip() for n in args.datasets.split(",") if n.strip()])
+    if getattr(args, "datasets", None) is not None:
+        names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+        if not names:
+            known = ", ".join(d.name for d in stage.datasets)
+            raise UsageError(f"--datasets {args.datasets!r} names no dataset; give some of: {known}")
+        stage = stage.select(names)
     overrides = {k: getattr(args, k, None) for k in ("partition", "account", "qos")}
     profile = load_profile(args.cluster, overrides)
     root = Path(args.output or profile.storage_root).expanduser().resolve()
@@ -223,11 +272,13 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
     stage, profile, layout = load_inputs(args)
     plan = plan_stage(stage)
     resources = _filter_resources(stage, profile)
-    problems = check_buildable(stage, layout, resources)
     if args.test_only and not args.dry_run:
         raise UsageError("--test-only goes with --dry-run")
     if args.dry_run:
+        comparison = preflight(args, stage, layout, plan, resources)
+        problems = check_buildable(stage, layout, resources)
         render_plan(console, stage, plan, profile, layout)
+        render_force_config(console, layout, comparison, done=False)
         code = EXIT_OK
         if profile.executor == "slurm":
             fit = fit_plan(plan, cluster_limits(profile, None), profile.max_tasks_per_job)
@@ -235,13 +286,75 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
             style = "green" if fit.fits else "bold red"
             console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
         for problem in problems:
-            console.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
         return code
+    problems = check_buildable(stage, layout, resources)
     if problems:
         raise ConfigError(problems)
     if args.wait and profile.executor != "slurm":
         raise UsageError("--wait is for Slurm profiles; a local run always waits")
     return _launch_locked(args, stage, profile, layout, plan, resources, console)
+
+
+def preflight(
+    args: argparse.Namespace,
+    stage: StageConfig,
+    layout: RunLayout,
+    plan: StagePlan,
+    resources: FilterResources,
+) -> PinComparison:
+    """The checks of a launch or resubmit that need the plan, before anything is written or queued: the
+    output folder, the task bound (unless --force) and the run's pin (unless --force-config)."""
+    check_output_root(layout)
+    too_many = task_count_issues(stage, plan.task_counts())
+    if too_many and not getattr(args, "force", False):
+        raise ConfigError(too_many)
+    comparison = compare_with_pin(layout, stage, plan, resources)
+    if comparison.issues and not getattr(args, "force_config", False):
+        raise ConfigError(comparison.issues)
+    return comparison
+
+
+def check_output_root(layout: RunLayout) -> None:
+    """The run directory must be a folder this user can create (or write in); checked on the nearest
+    folder that exists, so that a dry run creates nothing."""
+    target = layout.stage_dir
+    resolved = target.resolve()
+    for pseudo in PSEUDO_FILE_SYSTEMS:
+        if resolved == pseudo or pseudo in resolved.parents:
+            raise UsageError(
+                f"output folder {layout.root}: it is under {pseudo}, a kernel file system where no run "
+                "directory can live; choose a folder on real storage with --output"
+            )
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(
+            f"output folder {layout.root}: {existing} is a file, so {target} cannot be a folder; "
+            "choose another --output"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"output folder {layout.root}: {existing} is not writable by this user, so {target} cannot be "
+            "written; choose a folder you can write to with --output, or get write access to it"
+        )
+
+
+def _create_stage_dir(layout: RunLayout) -> None:
+    try:
+        layout.stage_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(
+            f"cannot create the run directory {layout.stage_dir}: {err.strerror or err}; "
+            "choose another --output"
+        ) from None
+
+
+def render_force_config(console: Console, layout: RunLayout, comparison: PinComparison, done: bool) -> None:
+    """Say what --force-config deletes and reruns (or, in a dry run, would)."""
+    for dataset, first in comparison.rerun.items():
+        verb = "deleted the outputs of" if done else "--force-config would delete and rerun"
+        steps = ", ".join(steps_from(first))
+        console.print(f"{dataset}: {verb} {steps} in {layout.stage_dir}", highlight=False, soft_wrap=True)
 
 
 def _launch_locked(
@@ -254,17 +367,24 @@ def _launch_locked(
     console: Console,
 ) -> int:
     """Launch (or resubmit) under the stage's lock; --wait happens after the lock is released."""
+    preflight(args, stage, layout, plan, resources)
     target = SlurmStage(stage, plan, profile, layout)
     if profile.executor == "slurm":
         issues = check_submittable(profile)
         if issues:
             raise ConfigError(issues)
         target = SlurmStage(stage, plan, profile, layout, _fit_to_cluster(target))
+    _create_stage_dir(layout)
     command = " ".join(["launch.py", *sys.argv[1:]])[:200]
     with launch_lock(layout.lock, command, args.lock_wait, lambda h: console.print(f"Waiting for {h}")):
+        if profile.executor == "slurm" and getattr(args, "force_config", False):
+            refuse_reset_under_jobs(layout, compare_with_pin(layout, stage, plan, resources))
+        comparison = pin_run(
+            layout, stage, plan, resources, force_config=getattr(args, "force_config", False)
+        )
+        render_force_config(console, layout, comparison, done=True)
         if profile.executor != "slurm":
             return _run_local(args, stage, profile, layout, plan, resources, console)
-        pin_run(layout, stage, plan)
         driver = driver_active(layout)
         if driver is not None:
             console.print(
@@ -297,6 +417,27 @@ def _launch_locked(
             outcome = submit_stage(target, resources)
         render_submission(console, target, outcome)
     return _after_submission(args, target, outcome, console)
+
+
+def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison) -> None:
+    """--force-config deletes outputs: not while jobs of those datasets may still write them."""
+    if not comparison.rerun:
+        return
+    if driver_active(layout) is not None:
+        raise UsageError(
+            "--force-config: a wave driver is still submitting this stage; cancel it first "
+            "(python launch.py cancel ...), then relaunch"
+        )
+    jobs = {e.job_id for e in ledger.read(layout.ledger) if e.dataset in comparison.rerun}
+    try:
+        active = sorted({q.array_job_id for q in query.queue(jobs)}) if jobs else []
+    except query.SlurmQueryError as err:
+        raise UsageError(f"--force-config: cannot tell whether jobs still run ({err}); retry later") from err
+    if active:
+        raise UsageError(
+            f"--force-config would delete outputs that queued or running jobs still write "
+            f"({', '.join(active)}); cancel them first (python launch.py cancel ...), then relaunch"
+        )
 
 
 def _fit_to_cluster(target: SlurmStage) -> Fit:
@@ -398,11 +539,12 @@ def _run_local(
     console: Console,
 ) -> int:
     workers = getattr(args, "workers", None) or profile.workers or os.cpu_count() or 1
-    pin_run(layout, stage, plan)
     outcome = run_local(stage, plan, layout, resources, workers, console)
-    if not outcome.ran and outcome.ok:
+    rows = stage_summary(layout, plan)
+    damaged = [row for row in rows if is_damaged(row)]
+    if not outcome.ran and outcome.ok and not damaged:
         console.print(f"Everything is complete in {layout.stage_dir}: nothing to do.")
-    render_summary(console, stage_summary(layout, plan))
+    render_summary(console, rows)
     if outcome.ran:
         from smolprep.report import write_report
 
@@ -416,11 +558,13 @@ def _run_local(
     console.print(f"Final data: {layout.stage_dir / 'data'}")
     if outcome.console_log:
         console.print(f"Task logs: {layout.stage_dir / 'logs'}  (console output: {outcome.console_log})")
-    if not outcome.ok:
-        for dataset, error in outcome.failed.items():
-            console.print(f"[bold red]failed[/] {dataset}: {error}", highlight=False)
-        return EXIT_FAILED
-    return EXIT_OK
+    for dataset, error in outcome.failed.items():
+        console.print(f"[bold red]failed[/] {dataset}: {escape(error)}", highlight=False, soft_wrap=True)
+    for row in damaged:
+        console.print(
+            f"[bold red]damaged[/] {row.dataset}: {escape(row.state)}", highlight=False, soft_wrap=True
+        )
+    return EXIT_OK if outcome.ok and not damaged else EXIT_FAILED
 
 
 def render_plan(
@@ -448,10 +592,12 @@ def render_plan(
 
 
 def render_summary(console: Console, rows) -> None:
+    """The documents-per-dataset table, then one warning line per skipped input file."""
     table = Table(title="documents per dataset")
     table.add_column("dataset")
     table.add_column("in", justify="right")
     table.add_column("corrupt lines skipped", justify="right")
+    table.add_column("input files skipped", justify="right")
     table.add_column("removed by filter", justify="right")
     table.add_column("removed as duplicate", justify="right")
     table.add_column("out", justify="right")
@@ -461,12 +607,25 @@ def render_summary(console: Console, rows) -> None:
             row.dataset,
             _num(row.docs_in),
             _num(row.corrupt_lines),
+            _num(len(row.skipped_files)),
             _num(row.removed_filter),
             _num(row.removed_dedup),
             _num(row.docs_out),
-            row.state,
+            f"[bold red]{escape(row.state)}[/]" if is_damaged(row) else escape(row.state),
         )
     console.print(table)
+    for row in rows:
+        for skipped in row.skipped_files:
+            console.print(
+                f"[yellow]warning:[/] {row.dataset}: skipped unreadable input file {escape(skipped.file)} "
+                f"({escape(skipped.reason)}); none of its documents are used",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def is_damaged(row) -> bool:
+    return str(row.state).startswith("damaged")
 
 
 def _num(value: int | None) -> str:

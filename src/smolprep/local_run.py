@@ -2,7 +2,8 @@
 
 Steps of a dataset run in order, each with all its tasks spread over `workers` processes; a step whose
 tasks are all marked complete is skipped, so a relaunch does no work. Datasets are independent: a failed
-dataset is reported and the others go on.
+dataset is reported and the others go on. A task that raises leaves a failure record (`local_executor`)
+where `status` and `logs` find it, and every process the run starts dies with this one (`preload`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datatrove.executor import LocalPipelineExecutor
 from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.pipelines.local_executor import RecordingLocalExecutor, error_line
 from smolprep.plan import StagePlan, StepPlan
 from smolprep.state.layout import RunLayout
 
@@ -55,7 +56,7 @@ def run_local(
     if not pending:
         return outcome
     os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
-    from smolprep.pipelines.preload import warm_fork_server  # it imports this module (for the workers)
+    from smolprep.pipelines.preload import children_die_with_me, warm_fork_server  # imports this module
 
     prose = any(stage.dataset(name).kind != "code" for name in plan.datasets())
     warm_fork_server(word_languages(stage, plan), resources.lid_model, lid=prose)
@@ -75,6 +76,7 @@ def run_local(
             transient=False,
         ) as progress,
         _stderr_to(outcome.console_log),
+        children_die_with_me(),
     ):
         bar = progress.add_task(f"{stage.name}", total=total, completed=done_before)
         for dataset in plan.datasets():
@@ -88,7 +90,7 @@ def run_local(
                     )
                     outcome.ran.append(step.key)
                 except Exception as err:  # a failed dataset must not stop the others
-                    outcome.failed[dataset] = f"{step.step}: {type(err).__name__}: {err}"
+                    outcome.failed[dataset] = _failure(layout, step, err)
                     logger.exception(f"{step.key} failed")
                     break
                 finally:
@@ -106,6 +108,13 @@ def word_languages(stage: StageConfig, plan: StagePlan) -> list[str]:
     return sorted(codes)
 
 
+def _failure(layout: RunLayout, step: StepPlan, err: Exception) -> str:
+    """One line for a failed step: the error, and the log of its first failed task when one was recorded."""
+    records = layout.failure_records(step.dataset, step.step)
+    where = f" (log: {records[min(records)].get('log')})" if records else ""
+    return f"{step.step}: {error_line(err)}{where}"
+
+
 def _refresh(progress: Progress, bar: TaskID, layout: RunLayout, plan: StagePlan) -> None:
     done = sum(len(layout.completed_ranks(s.dataset, s.step) & set(range(s.tasks))) for s in plan.steps)
     progress.update(bar, completed=done)
@@ -116,8 +125,9 @@ def _run_step(stage, step: StepPlan, layout: RunLayout, resources, workers: int,
     for folder in (layout.filtered(spec.name), layout.data(spec.name)):
         folder.mkdir(parents=True, exist_ok=True)
     pipeline = build_step(stage, spec, step.step, layout, resources)
-    executor = LocalPipelineExecutor(
+    executor = RecordingLocalExecutor(
         pipeline,
+        failures_dir=layout.failures(step.dataset, step.step),
         tasks=step.tasks,
         workers=max(1, min(workers, step.tasks)),
         logging_dir=str(layout.logs(step.dataset, step.step)),

@@ -1,15 +1,36 @@
-"""Documents per dataset and step, merged from datatrove's per-task stats files (stats/NNNNN.json)."""
+"""Documents per dataset and step, merged from datatrove's per-task stats files (stats/NNNNN.json), and the
+final documents that are really on disk.
+
+A stats file holds one entry per pipeline block; each counter is written by datatrove's
+`MetricStats.to_dict` as a bare number or as a dict whose `total` is the sum of every update (see
+`counter_value`). A stats file that cannot be read that way is damaged: `DamagedRunFile` names it and the
+task's completion marker to delete. Counters that name a skipped input file (`stats_keys.skipped_file_key`)
+are not numbers to add up: they are kept apart as `SkippedFile`s and never become documents.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from smolprep.plan import StagePlan
+from smolprep.state.errors import DamagedRunFile
 from smolprep.state.layout import RunLayout
+from smolprep.stats_keys import CORRUPT_LINE_KEYS, parse_skipped_file_key
 
-CORRUPT_KEYS = ("corrupt_utf8", "corrupt_json", "missing_text")
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input file a reader could not read and skipped (its documents are in no count)."""
+
+    file: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"file": self.file, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -17,25 +38,38 @@ class BlockCounters:
     """One pipeline block of a step (reader, a filter, writer...), counters summed over tasks.
 
     `seconds`: the block's `time_stats.total` summed over tasks (time spent inside the block; a task
-    runs on one core, so the sum over a step's blocks is its CPU time).
+    runs on one core, so the sum over a step's blocks is its CPU time). `skipped_files`: the input files
+    the block (a reader) skipped, named by their own counters, which are not in `counters`.
     """
 
     name: str
     counters: dict[str, int]
     seconds: float = 0.0
+    skipped_files: tuple[SkippedFile, ...] = ()
 
     def get(self, key: str) -> int:
         return self.counters.get(key, 0)
 
+    def plus(self, other: BlockCounters) -> BlockCounters:
+        """This block's counters with another task's of the same block added."""
+        counters = dict(self.counters)
+        for key, value in other.counters.items():
+            counters[key] = counters.get(key, 0) + value
+        skipped = tuple(dict.fromkeys(self.skipped_files + other.skipped_files))
+        return BlockCounters(self.name, counters, self.seconds + other.seconds, skipped)
 
-def _counter_value(value: object) -> int | None:
-    if isinstance(value, bool):
+
+def counter_value(value: object) -> int | None:
+    """The count a datatrove counter stands for, None when `value` is no counter datatrove writes.
+
+    `MetricStats.to_dict` writes 0 for a counter never updated, the bare total when that is all there is
+    to say, and otherwise a dict: `total` is always the sum of every update, `n` (the number of updates)
+    appears when it differs from the total, e.g. the reader's `documents`, updated once per input file."""
+    if isinstance(value, dict):
+        value = value.get("total")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, dict) and "total" in value and "n" not in value:
-        return int(value["total"])  # per-file document counters: {"total", "mean", "unit"}
-    return None
+    return int(value)
 
 
 def _block_seconds(block: dict) -> float:
@@ -45,32 +79,128 @@ def _block_seconds(block: dict) -> float:
     return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else 0.0
 
 
-def merge_stats_files(files: list[Path]) -> list[BlockCounters]:
-    names: list[str] = []
-    counters: list[dict[str, int]] = []
-    seconds: list[float] = []
-    for file in sorted(files):
-        blocks = json.loads(file.read_text())
+def completion_marker(stats_file: Path) -> Path:
+    """The completion marker of the task that wrote `logs/<dataset>/<step>/stats/<rank>.json`."""
+    return stats_file.parent.parent / "completions" / stats_file.stem
+
+
+def damaged_stats(stats_file: Path, problem: str) -> DamagedRunFile:
+    return DamagedRunFile(
+        stats_file,
+        f"damaged stats file ({problem})",
+        f"Delete it and the task's completion marker {completion_marker(stats_file)}, then relaunch the same "
+        "command: the task runs again and rewrites it",
+    )
+
+
+def _task_block(stats_file: Path, block: object) -> BlockCounters:
+    if not isinstance(block, dict) or not isinstance(block.get("name"), str):
+        raise damaged_stats(stats_file, "a pipeline block without a name")
+    stats = block.get("stats", {})
+    if not isinstance(stats, dict):
+        raise damaged_stats(stats_file, f"the counters of {block['name']!r} are not a JSON object")
+    counters: dict[str, int] = {}
+    skipped: list[SkippedFile] = []
+    for key, value in stats.items():
+        number = counter_value(value)
+        if number is None:
+            raise damaged_stats(stats_file, f"counter {key!r} of {block['name']!r} is {value!r}")
+        named = parse_skipped_file_key(key)
+        if named is not None:
+            skipped.append(SkippedFile(*named))
+        else:
+            counters[key] = number
+    return BlockCounters(block["name"], counters, _block_seconds(block), tuple(skipped))
+
+
+def read_stats_file(stats_file: Path) -> list[BlockCounters]:
+    """One task's blocks; raises DamagedRunFile when the file is not what datatrove writes."""
+    try:
+        blocks = json.loads(stats_file.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise damaged_stats(stats_file, f"cannot be read: {err.strerror or err}") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise damaged_stats(stats_file, f"not valid JSON, truncated? {err}") from err
+    if not isinstance(blocks, list):
+        raise damaged_stats(stats_file, "not a list of pipeline blocks")
+    return [_task_block(stats_file, block) for block in blocks]
+
+
+def merge_blocks(tasks: Iterable[list[BlockCounters]]) -> list[BlockCounters]:
+    """Blocks of several tasks of one step, added up position by position."""
+    merged: list[BlockCounters] = []
+    for blocks in tasks:
         for i, block in enumerate(blocks):
-            if i == len(names):
-                names.append(block["name"])
-                counters.append({})
-                seconds.append(0.0)
-            seconds[i] += _block_seconds(block)
-            for key, value in block.get("stats", {}).items():
-                number = _counter_value(value)
-                if number is not None:
-                    counters[i][key] = counters[i].get(key, 0) + number
-    return [BlockCounters(n, c, t) for n, c, t in zip(names, counters, seconds, strict=True)]
+            if i == len(merged):
+                merged.append(block)
+            else:
+                merged[i] = merged[i].plus(block)
+    return merged
+
+
+def merge_stats_files(files: list[Path]) -> list[BlockCounters]:
+    return merge_blocks(read_stats_file(file) for file in sorted(files))
+
+
+def task_stats(layout: RunLayout, dataset: str, step: str) -> dict[int, list[BlockCounters]]:
+    """rank -> its blocks, for every task of the step that wrote its stats file."""
+    folder = layout.logs(dataset, step) / "stats"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return {int(f.stem): read_stats_file(f) for f in files if f.stem.isdigit()}
 
 
 def step_blocks(layout: RunLayout, dataset: str, step: str) -> list[BlockCounters]:
-    folder = layout.logs(dataset, step) / "stats"
-    return merge_stats_files(list(folder.glob("*.json"))) if folder.is_dir() else []
+    return merge_blocks(task_stats(layout, dataset, step).values())
+
+
+def writer_total(blocks: list[BlockCounters]) -> int | None:
+    """Documents the last writer of these blocks wrote, None when there is no writer."""
+    writers = [b for b in blocks if "WRITER" in b.name]
+    return writers[-1].get("total") if writers else None
+
+
+def output_file(layout: RunLayout, dataset: str, rank: int) -> Path:
+    """The final file a task of the dataset's last step writes (`AtomicJsonlWriter`'s name)."""
+    return layout.data(dataset) / f"{rank:05d}.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """The final documents on disk without reading them: per rank, the writer's count from the task's own
+    stats file, kept only when the rank's output file exists. `missing`: rank -> documents its writer
+    wrote into a file that is gone."""
+
+    docs: int | None
+    missing: dict[int, int]
+
+
+def final_output(layout: RunLayout, dataset: str, final_tasks: dict[int, list[BlockCounters]]) -> FinalOutput:
+    """`final_tasks`: `task_stats` of the dataset's last step (the one writing data/<dataset>/)."""
+    written = {rank: n for rank, blocks in final_tasks.items() if (n := writer_total(blocks)) is not None}
+    if not written:
+        return FinalOutput(None, {})
+    missing = {r: n for r, n in written.items() if n > 0 and not output_file(layout, dataset, r).is_file()}
+    return FinalOutput(sum(n for r, n in written.items() if r not in missing), missing)
+
+
+def missing_output_note(layout: RunLayout, dataset: str, step: str, ranks: Iterable[int]) -> str:
+    """'1 output file missing (00002.jsonl.gz); delete its completion marker logs/.../00002 and relaunch'."""
+    ranks = sorted(ranks)
+    names = ", ".join(output_file(layout, dataset, r).name for r in ranks)
+    folder = layout.completions(dataset, step).relative_to(layout.stage_dir)
+    markers = ", ".join(str(folder / f"{r:05d}") for r in ranks)
+    if len(ranks) == 1:
+        return f"1 output file missing ({names}); delete its completion marker {markers} and relaunch"
+    return (
+        f"{len(ranks)} output files missing ({names}); delete their completion markers {markers} and relaunch"
+    )
 
 
 @dataclass(frozen=True)
 class DatasetSummary:
+    """One dataset's row. `docs_out` counts the final documents on disk (see `FinalOutput`); `state` is
+    `complete`, `incomplete` or `damaged: ...` (an output file is missing, with what to do)."""
+
     dataset: str
     docs_in: int | None
     corrupt_lines: int | None
@@ -78,37 +208,43 @@ class DatasetSummary:
     removed_dedup: int | None
     docs_out: int | None
     state: str
+    skipped_files: tuple[SkippedFile, ...] = ()
 
 
-def _writer_total(blocks: list[BlockCounters]) -> int | None:
-    writers = [b for b in blocks if "WRITER" in b.name]
-    return writers[-1].get("total") if writers else None
+def _skipped_files(steps: Iterable[list[BlockCounters]]) -> tuple[SkippedFile, ...]:
+    return tuple(dict.fromkeys(f for blocks in steps for block in blocks for f in block.skipped_files))
+
+
+def _removed_dedup(blocks: list[BlockCounters]) -> int | None:
+    dedup = [b for b in blocks if "MinHash" in b.name]
+    return dedup[0].get("dropped") if dedup else None
 
 
 def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> DatasetSummary:
     steps = plan.for_dataset(dataset)
-    complete = all(len(layout.completed_ranks(dataset, s.step)) >= s.tasks for s in steps)
-    filter_blocks = step_blocks(layout, dataset, "filter")
+    tasks = {s.step: task_stats(layout, dataset, s.step) for s in steps}
+    merged = {step: merge_blocks(per_rank.values()) for step, per_rank in tasks.items()}
+    filter_blocks = merged[steps[0].step]
     reader = filter_blocks[0] if filter_blocks else None
     docs_in = reader.get("documents") if reader else None
-    corrupt = sum(reader.get(k) for k in CORRUPT_KEYS) if reader else None
-    filtered = _writer_total(filter_blocks)
+    corrupt = sum(reader.get(k) for k in CORRUPT_LINE_KEYS) if reader else None
+    filtered = writer_total(filter_blocks)
     removed_filter = docs_in - filtered if docs_in is not None and filtered is not None else None
-    removed_dedup = None
-    docs_out = filtered
-    if any(s.step == "minhash-filter" for s in steps):
-        final_blocks = step_blocks(layout, dataset, "minhash-filter")
-        dedup = [b for b in final_blocks if "MinHash" in b.name]
-        removed_dedup = dedup[0].get("dropped") if dedup else None
-        docs_out = _writer_total(final_blocks)
+    removed_dedup = _removed_dedup(merged["minhash-filter"]) if "minhash-filter" in merged else None
+    final = final_output(layout, dataset, tasks[steps[-1].step])
+    complete = all(len(layout.completed_ranks(dataset, s.step)) >= s.tasks for s in steps)
+    state = "complete" if complete else "incomplete"
+    if final.missing:
+        state = "damaged: " + missing_output_note(layout, dataset, steps[-1].step, final.missing)
     return DatasetSummary(
         dataset,
         docs_in,
         corrupt,
         removed_filter,
         removed_dedup,
-        docs_out,
-        "complete" if complete else "incomplete",
+        final.docs,
+        state,
+        _skipped_files(merged.values()),
     )
 
 

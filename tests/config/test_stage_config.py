@@ -175,3 +175,16 @@ def test_stage1_vietnamese_weight_matches_smollm3(root):
     config = load_stage_config(root / "configs" / "stage1.yaml")
     assert config.dataset("fw2-vie").weight == pytest.approx(0.00325)
     assert config.dataset("fineweb-edu").weight == pytest.approx(0.333)
+
+
+def test_config_reference_documents_every_key_and_the_task_bound(root):
+    import dataclasses
+
+    from smolprep.config.stage import MAX_TASKS_PER_STEP, DatasetSpec, MinhashSettings, StageConfig
+
+    doc = (root / "docs" / "config.md").read_text()
+    for cls in (StageConfig, DatasetSpec, MinhashSettings):
+        for field in dataclasses.fields(cls):
+            if "help" in field.metadata:
+                assert f"| `{field.name}` |" in doc, f"docs/config.md lacks {cls.__name__}.{field.name}"
+    assert f"{MAX_TASKS_PER_STEP:,}" in doc and "--force-config" in doc

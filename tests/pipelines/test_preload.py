@@ -1,17 +1,21 @@
-"""Local worker start-up: the fork server preloads our modules and models; datatrove/loguru caches."""
+"""Local worker start-up: the fork server preloads our modules and models; datatrove/loguru caches; the
+workers, the fork server and datatrove's Manager die with their launcher."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 from datatrove.utils import _import_utils
 from loguru._better_exceptions import ExceptionFormatter
 
 import smolprep.pipelines  # noqa: F401  (applies the speedups)
+from smolprep.state.lock import pid_alive
 from tests.conftest import ROOT
 
 WORKER_PROBE = textwrap.dedent(
@@ -93,3 +97,78 @@ def test_a_failing_warm_up_does_not_stop_the_fork_server_import():
     )
     assert done.returncode == 0, done.stderr
     assert "warming up failed (ValueError" in done.stderr
+
+
+LAUNCHER = textwrap.dedent(
+    """
+    import json, os, sys, time
+
+    import multiprocess
+    from multiprocess import forkserver
+
+    from smolprep.pipelines.preload import children_die_with_me, warm_fork_server
+
+
+    def write_on(path):
+        with open(path, "ab", buffering=0) as out:
+            while True:  # a task that would write for ever
+                out.write(b"x")
+                time.sleep(0.02)
+
+
+    if __name__ == "__main__":
+        warm_fork_server([], lid=False)
+        with children_die_with_me():
+            manager = multiprocess.Manager()  # as datatrove's LocalPipelineExecutor.run does
+            pool = multiprocess.get_context("forkserver").Pool(2)
+            pool.map_async(write_on, [sys.argv[1] + "-0", sys.argv[1] + "-1"], chunksize=1)
+            while not all(os.path.exists(sys.argv[1] + f"-{rank}") for rank in (0, 1)):
+                time.sleep(0.01)
+            workers = [p.pid for p in pool._pool]
+            server = forkserver._forkserver._forkserver_pid
+            print(json.dumps({"workers": workers, "fork_server": server, "manager": manager._process.pid}))
+            sys.stdout.flush()
+            time.sleep(600)
+    """
+)
+
+
+def test_workers_fork_server_and_manager_die_with_a_killed_launcher(tmp_path):
+    script = tmp_path / "launcher.py"
+    script.write_text(LAUNCHER)
+    outputs = tmp_path / "task"
+    launcher = subprocess.Popen(
+        [sys.executable, str(script), str(outputs)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    helpers: list[int] = []
+    try:
+        started = json.loads(launcher.stdout.readline())
+        helpers += [*started["workers"], started["fork_server"], started["manager"]]
+        assert len(started["workers"]) == 2 and all(map(pid_alive, helpers)), started
+        os.kill(launcher.pid, signal.SIGKILL)  # the launcher alone, not its process group
+        launcher.wait()
+        deadline = time.monotonic() + 5
+        while any(map(pid_alive, helpers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in helpers if pid_alive(p)], f"outlived their launcher: {started}"
+        written = [path.stat().st_size for path in sorted(tmp_path.glob("task-*"))]
+        time.sleep(0.3)
+        assert [path.stat().st_size for path in sorted(tmp_path.glob("task-*"))] == written, "tasks wrote on"
+    finally:
+        launcher.kill()
+        for leftover in filter(pid_alive, helpers):
+            os.kill(leftover, signal.SIGKILL)
+
+
+def test_a_process_whose_parent_has_already_ended_ends_itself():
+    """The parent may end before a child asks for the parent-death signal: it then has another parent, and the
+    signal would never come. die_with_parent checks and ends the process at once."""
+    code = (
+        "from smolprep.pipelines.preload import die_with_parent\n"
+        "die_with_parent(1 if __import__('os').getppid() != 1 else 2)\n"
+        "print('still running')"
+    )
+    env = {**os.environ, "SMOLPREP_WARM_LANGUAGES": "", "SMOLPREP_WARM_LID": ""}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
+    assert "still running" not in done.stdout

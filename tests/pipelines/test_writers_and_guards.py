@@ -1,8 +1,10 @@
-"""Nothing half-written: the atomic writer; a filter that raises drops the document, up to a limit."""
+"""Nothing half-written: the atomic writer and its checksums; a filter that raises drops the document, up
+to a limit."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 import dill
@@ -25,7 +27,7 @@ def test_output_appears_only_when_the_task_finished(tmp_path):
     next(stream)
     assert _files(tmp_path) == ["_tmp/00003.jsonl.gz"]  # while writing: only the temporary file
     list(stream)
-    assert _files(tmp_path) == ["00003.jsonl.gz"]
+    assert _files(tmp_path) == ["00003.jsonl.gz", "00003.jsonl.gz.sha256"]
     # the shared _tmp/ stays: removing it could land between another task's creating it and opening its file
     assert (tmp_path / "_tmp").is_dir()
     with gzip.open(tmp_path / "00003.jsonl.gz", "rt") as f:
@@ -42,8 +44,48 @@ def test_an_interrupted_task_leaves_no_output_and_its_rerun_replaces_the_leftove
     assert _files(tmp_path) == []
     (tmp_path / "_tmp").mkdir(exist_ok=True)
     (tmp_path / "_tmp" / "00000.jsonl.gz").write_bytes(b"\x1f\x8b truncated by kill -9")
+    (tmp_path / "_tmp" / "00000.jsonl.gz.sha256").write_text("left by a kill between writing and moving\n")
     list(AtomicJsonlWriter(str(tmp_path)).run(iter([Document(text="whole", id="1")]), rank=0))
-    assert _files(tmp_path) == ["00000.jsonl.gz"]
+    assert _files(tmp_path) == ["00000.jsonl.gz", "00000.jsonl.gz.sha256"]
+
+
+def _write(folder, texts, rank=0):
+    docs = iter([Document(text=t, id=str(i)) for i, t in enumerate(texts)])
+    list(AtomicJsonlWriter(str(folder)).run(docs, rank=rank))
+
+
+def test_each_output_file_has_a_sha256sum_checksum_that_globs_leave_out(tmp_path):
+    _write(tmp_path, ["one", "two"], rank=1)
+    data = (tmp_path / "00001.jsonl.gz").read_bytes()
+    sidecar = (tmp_path / "00001.jsonl.gz.sha256").read_text()
+    assert sidecar == f"{hashlib.sha256(data).hexdigest()}  00001.jsonl.gz\n"  # what `sha256sum -c` reads
+    assert [p.name for p in tmp_path.glob("*.jsonl.gz")] == ["00001.jsonl.gz"]
+
+
+def test_the_checksum_is_in_place_before_the_data_file(tmp_path):
+    writer = AtomicJsonlWriter(str(tmp_path))
+    moves: list[str] = []
+    real_mv = writer.output_folder.mv
+
+    def mv_then_die(source, target):
+        moves.append(target)
+        if target.endswith(".jsonl.gz"):
+            raise KeyboardInterrupt("killed between the two moves")
+        real_mv(source, target)
+
+    writer.output_folder.mv = mv_then_die
+    with pytest.raises(KeyboardInterrupt):
+        list(writer.run(iter([Document(text="one", id="1")]), rank=0))
+    assert moves == ["00000.jsonl.gz.sha256", "00000.jsonl.gz"]
+    assert [p for p in _files(tmp_path) if not p.startswith("_tmp/")] == ["00000.jsonl.gz.sha256"]
+
+
+def test_the_same_documents_give_the_same_bytes(tmp_path):
+    _write(tmp_path / "a", ["one", "two"])
+    _write(tmp_path / "b", ["one", "two"])
+    first = (tmp_path / "a" / "00000.jsonl.gz").read_bytes()
+    assert first == (tmp_path / "b" / "00000.jsonl.gz").read_bytes()
+    assert first[4:8] == b"\0\0\0\0"  # no modification time in the gzip header
 
 
 class _Fragile(BaseFilter):

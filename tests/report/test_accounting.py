@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from smolprep.report.accounting import account_step, block_kind, block_label
-from smolprep.summary import BlockCounters, merge_stats_files
+from smolprep.stats_keys import CORRUPT_FILES, FILES_READ, skipped_file_key
+from smolprep.summary import BlockCounters, SkippedFile, merge_stats_files
 
 READER = "📖 - READER: 📖 JSONL (counting corrupt lines)"
 LID = "🔻 - FILTER: 🌍 Language ID (lid.176)"
@@ -132,3 +133,62 @@ def test_a_block_without_a_name_is_named_by_its_position() -> None:
     blocks[2] = BlockCounters("🔻 - FILTER: None", blocks[2].counters)
     account = account_step("filter", blocks, 4, 4, upstream_docs=0)
     assert account.removed["block 3: wrong_language"] == 15
+
+
+def _task_stats(documents: object, reader_extra: dict, kept: int, read: int) -> list[dict]:
+    """One filter task's stats file, in the shape of a real run's (datatrove's MetricStats.to_dict)."""
+    doc_len = {"total": 493078, "n": read, "mean": 493078 / read, "min": 306, "max": 19469}
+    return [
+        {
+            "name": READER,
+            "time_stats": {"total": 0.0023, "n": read, "mean": 1.2e-05, "total_human": "0 seconds"},
+            "stats": {"input_files": 3, "doc_len": doc_len, "documents": documents, **reader_extra},
+        },
+        {
+            "name": GOPHER,
+            "time_stats": {"total": 0.014, "n": read, "mean": 7e-05},
+            "stats": {
+                "total": read,
+                "forwarded": kept,
+                "dropped": read - kept,
+                "dropped_gopher_short_doc": read - kept,
+                "doc_len": doc_len,
+            },
+        },
+        {
+            "name": WRITER,
+            "time_stats": {"total": 0.037, "n": kept, "mean": 0.00018},
+            "stats": {"_tmp/XXXXX.jsonl.gz": kept, "total": kept, "doc_len": doc_len},
+        },
+    ]
+
+
+def test_a_task_reading_several_files_is_accounted_for(tmp_path) -> None:
+    several = {
+        "total": 200,
+        "n": 3,
+        "mean": 66.67,
+        "variance": 3333.3,
+        "min": 0,
+        "max": 100,
+        "unit": "input_file",
+    }
+    (tmp_path / "00000.json").write_text(json.dumps(_task_stats(several, {}, kept=180, read=200)))
+    one = {"total": 50, "mean": 50.0, "unit": "input_file"}
+    (tmp_path / "00001.json").write_text(json.dumps(_task_stats(one, {}, kept=50, read=50)))
+    account = account_step("filter", merge_stats_files(sorted(tmp_path.glob("*.json"))), 2, 2, 0)
+    assert (account.docs_in, account.docs_out, account.unaccounted) == (250, 230, 0)
+    assert account.removed == {"Gopher Quality (per language): gopher_short_doc": 20}
+
+
+def test_skipped_files_are_neither_documents_nor_removal_reasons(tmp_path) -> None:
+    bad = skipped_file_key("in/en/b.jsonl.gz", "truncated gzip")
+    extra = {FILES_READ: 3, CORRUPT_FILES: 1, bad: 1}
+    documents = {"total": 150, "n": 2, "mean": 75.0, "unit": "input_file"}
+    (tmp_path / "00000.json").write_text(json.dumps(_task_stats(documents, extra, kept=140, read=150)))
+    account = account_step("filter", merge_stats_files([tmp_path / "00000.json"]), 1, 1, 0)
+    assert (account.docs_in, account.docs_out, account.unaccounted) == (150, 140, 0)
+    assert account.removed == {"Gopher Quality (per language): gopher_short_doc": 10}
+    assert (account.files_read, account.corrupt_files) == (3, 1)
+    assert account.skipped_files == (SkippedFile("in/en/b.jsonl.gz", "truncated gzip"),)
+    assert account.as_json()["skipped_files"] == [{"file": "in/en/b.jsonl.gz", "reason": "truncated gzip"}]

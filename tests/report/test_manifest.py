@@ -14,7 +14,9 @@ from smolprep.plan import plan_stage
 from smolprep.report import build_report, write_report
 from smolprep.report.html import render_html
 from smolprep.report.manifest import MixtureRow, mixture
+from smolprep.state.errors import DamagedRunFile
 from smolprep.state.layout import RunLayout
+from smolprep.stats_keys import CORRUPT_FILES, FILES_READ, skipped_file_key
 from tests.conftest import write_jsonl
 
 READER = "📖 - READER: 📖 JSONL (counting corrupt lines)"
@@ -26,8 +28,15 @@ def _block(name: str, seconds: float, **stats: int) -> dict:
     return {"name": name, "time_stats": {"total": seconds, "n": 1}, "stats": stats}
 
 
-def _fake_run(tmp_path: Path, texts: dict[str, list[str]], complete: bool = True, budget: int | None = None):
-    """A stage of `dedup: false` code datasets whose filter step 'ran': one task each, stats, marker, data."""
+def _fake_run(
+    tmp_path: Path,
+    texts: dict[str, list[str]],
+    complete: bool = True,
+    budget: int | None = None,
+    reader_extra: dict[str, int] | None = None,
+):
+    """A stage of `dedup: false` code datasets whose filter step 'ran': one task each, stats, marker, data.
+    `reader_extra`: more counters of each dataset's reader."""
     for name in texts:
         write_jsonl(tmp_path / "in" / name / "a.jsonl", [{"text": "x"}])
     raw = {
@@ -44,7 +53,7 @@ def _fake_run(tmp_path: Path, texts: dict[str, list[str]], complete: bool = True
         logs = layout.logs(name, "filter")
         (logs / "stats").mkdir(parents=True)
         blocks = [
-            _block(READER, 0.1, documents=len(kept) + 3, corrupt_json=1),
+            _block(READER, 0.1, documents=len(kept) + 3, corrupt_json=1, **(reader_extra or {})),
             _block(FILTER, 0.2, total=len(kept) + 3, forwarded=len(kept), dropped=3, dropped_too_short=3),
             _block(WRITER, 0.3, total=len(kept)),
         ]
@@ -141,3 +150,42 @@ def test_html_escapes_what_it_shows() -> None:
     }
     html = render_html(manifest)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;c&gt;" in html
+
+
+def test_a_truncated_stats_file_is_named_with_what_to_do(tmp_path) -> None:
+    stage, layout, plan = _fake_run(tmp_path, {"a": ["abcd"] * 3, "b": ["abcd"] * 2})
+    stats = layout.logs("b", "filter") / "stats" / "00000.json"
+    stats.write_text(stats.read_text()[:100])
+    with pytest.raises(DamagedRunFile) as info:
+        build_report(layout, stage, plan)
+    assert info.value.path == stats
+    assert str(layout.completions("b", "filter") / "00000") in str(info.value)
+
+
+def test_a_truncated_final_file_is_named_with_what_to_do(tmp_path) -> None:
+    stage, layout, plan = _fake_run(tmp_path, {"a": ["abcd" * 1000] * 30})
+    final = layout.data("a") / "00000.jsonl.gz"
+    final.write_bytes(final.read_bytes()[:-40])
+    with pytest.raises(DamagedRunFile) as info:
+        build_report(layout, stage, plan)
+    assert info.value.path == final
+    assert str(layout.completions("a", "filter") / "00000") in str(info.value)
+
+
+def test_skipped_input_files_are_named_in_the_manifest_and_the_page(tmp_path) -> None:
+    skipped = {
+        "in/a/b.jsonl.gz": "truncated gzip: Compressed file ended before the end-of-stream marker",
+        "in/a/<c>.jsonl.gz": "not gzip data",
+    }
+    counters = {FILES_READ: 3, CORRUPT_FILES: 2} | {skipped_file_key(f, r): 1 for f, r in skipped.items()}
+    stage, layout, plan = _fake_run(tmp_path, {"a": ["abcd"] * 3}, reader_extra=counters)
+    manifest = build_report(layout, stage, plan)
+    a = manifest["datasets"]["a"]
+    assert a["skipped_files"] == [{"file": f, "reason": r} for f, r in skipped.items()]
+    assert (a["files_read"], a["corrupt_files"], a["docs_in"], a["docs_out"]) == (3, 2, 6, 3)
+    assert a["steps"]["filter"]["removed"] == {"Code sanity: too_short": 3}  # no file is a removal reason
+    assert a["steps"]["filter"]["skipped_files"] == a["skipped_files"]
+    (warning,) = [w for w in manifest["warnings"] if "skipped" in w]
+    assert warning.startswith("a: 2 input files skipped") and all(f in warning for f in skipped)
+    html = render_html(manifest)
+    assert "in/a/b.jsonl.gz" in html and "not gzip data" in html and "in/a/&lt;c&gt;.jsonl.gz" in html

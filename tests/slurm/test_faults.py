@@ -3,7 +3,6 @@ clean local run of the same stage."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smolprep.state import ledger
-from tests.conftest import ROOT, read_jsonl_folder, run_stage, write_jsonl
+from tests.conftest import ROOT, read_jsonl_folder, run_stage, write_marked_copies
 
 pytestmark = pytest.mark.slurm
 STEPS = ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
@@ -51,33 +50,15 @@ def _node_state(node: str) -> str:
     ).stdout.strip()
 
 
-def _read_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _texts(folder: Path) -> set[str]:
     return {r["text"] for r in read_jsonl_folder(folder)}
-
-
-def _write_marked_copies(folder: Path, copies: int) -> None:
-    """``copies`` files, each the whole English sample with ids and texts marked by the copy number: a task
-    runs for a while however fast the filters are, and no copy is a duplicate of another."""
-    documents = [
-        r for part in sorted((ROOT / "sample" / "en-web").glob("*.jsonl.gz")) for r in _read_gz(part)
-    ]
-    for copy in range(copies):
-        write_jsonl(
-            folder / f"part-{copy}.jsonl.gz",
-            [{"id": f"{d['id']}#{copy}", "text": f"{d['text']}\n\nCopy {copy}."} for d in documents],
-        )
 
 
 @pytest.fixture(scope="module")
 def fault_stage(tmp_path_factory):
     """A small web stage whose two filter tasks run long enough (several seconds each) to be hit mid-run."""
     base = tmp_path_factory.mktemp("fault-stage")
-    _write_marked_copies(base / "en", 6)  # three copies of the English sample per task
+    write_marked_copies(base / "en", 6)  # three copies of the English sample per task
     config = base / "faults.yaml"
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 2}\n"
@@ -264,7 +245,7 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
 def slow_stage(tmp_path_factory):
     """One filter task over the whole English sample (about a minute): long enough to meet its limit."""
     base = tmp_path_factory.mktemp("slow-stage")
-    _write_marked_copies(base / "en", 6)
+    write_marked_copies(base / "en", 6)
     config = base / "faults.yaml"  # same stage name as the fault stage, so Run() finds its folder
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 1}\n"

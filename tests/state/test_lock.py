@@ -1,4 +1,5 @@
-"""The launch lock: one holder, a second waits then names the holder, a stale lock is taken over."""
+"""The launch lock: one holder, a second waits then names the holder, a stale lock is taken over once the
+processes its launcher started have ended."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from smolprep.state.lock import LockHeld, launch_lock
+from smolprep.state.lock import LAUNCHER_ENV, LockHeld, launch_lock
 
 
 def test_second_launcher_gives_up_naming_the_holder(tmp_path):
@@ -62,3 +64,64 @@ def test_waiting_launcher_gets_the_lock_when_released(tmp_path):
     with launch_lock(lock, "waiter", wait=20):
         assert time.monotonic() - start > 0.5
     holder.wait()
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+def _stale_lock(path, pid: int) -> None:
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "time": 0, "command": "killed"}))
+
+
+def _leftover(launcher: int, seconds: float) -> subprocess.Popen:
+    """A process started for `launcher` (as its fork server and workers are): it has LAUNCHER_ENV set."""
+    return subprocess.Popen(["sleep", str(seconds)], env={**os.environ, LAUNCHER_ENV: str(launcher)})
+
+
+def test_takeover_waits_for_the_processes_the_dead_launcher_started(tmp_path):
+    launcher = _dead_pid()
+    lock = tmp_path / "lock"
+    _stale_lock(lock, launcher)
+    leftover = _leftover(launcher, 1.5)
+    told: list[str] = []
+    start = time.monotonic()
+    with launch_lock(lock, "me", wait=0, on_wait=told.append):
+        assert leftover.poll() is not None, "took the lock while a process of the old launcher still ran"
+        assert time.monotonic() - start > 1.0
+    assert str(leftover.pid) in told[0]
+
+
+def test_takeover_gives_up_naming_processes_that_do_not_end(tmp_path):
+    launcher = _dead_pid()
+    lock = tmp_path / "lock"
+    _stale_lock(lock, launcher)
+    leftover = _leftover(launcher, 60)
+    try:
+        with (
+            pytest.raises(LockHeld, match=rf"pid {launcher}\) has ended.*pids {leftover.pid}\b.*kill -9"),
+            launch_lock(lock, "me", wait=0, leftover_wait=0.5),
+        ):
+            pass
+        assert json.loads(lock.read_text())["pid"] == launcher  # not taken over
+    finally:
+        leftover.kill()
+        leftover.wait()
+
+
+def test_a_killed_launcher_not_yet_reaped_holds_nothing(tmp_path):
+    """A zombie (killed, not yet reaped by its parent) is dead: its lock is stale."""
+    zombie = subprocess.Popen(["sleep", "60"])
+    zombie.kill()
+    while (Path("/proc") / str(zombie.pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.01)
+    lock = tmp_path / "lock"
+    _stale_lock(lock, zombie.pid)
+    try:
+        with launch_lock(lock, "me", wait=0):
+            assert json.loads(lock.read_text())["pid"] == os.getpid()
+    finally:
+        zombie.wait()

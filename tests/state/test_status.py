@@ -76,3 +76,43 @@ def test_steps_a_wave_driver_will_submit_are_waiting_not_unsubmitted():
     with_driver = stage_status(plan, {}, entries, queue, driver_active=True)
     assert without.steps[1].state == "not-submitted"
     assert with_driver.steps[1].state == "waiting" and with_driver.steps[0].state == "pending"
+
+
+def test_a_failure_record_without_a_marker_is_failed_with_its_errors_last_line():
+    records = {1: {"rank": 1, "error": "ValueError: bad value", "log": "x", "time": 0.0}}
+    status = step_status("ds", "filter", 3, {0}, [], [], records)
+    assert (status.state, status.failed_ranks, status.not_submitted) == ("failed", [1], 1)
+    assert status.errors == {1: "ValueError: bad value"}
+    assert status.as_json()["errors"] == {"1": "ValueError: bad value"}
+
+
+def test_a_marker_wins_over_a_failure_record():
+    records = {0: {"error": "OSError: earlier attempt"}, 1: {"error": "OSError: earlier attempt"}}
+    status = step_status("ds", "filter", 2, {0, 1}, [], [], records)
+    assert (status.state, status.failed, status.errors) == ("done", 0, {})
+
+
+def test_a_recorded_rank_that_is_queued_again_is_pending_not_failed():
+    queue = [QueueEntry("30", "30_0", "PENDING", "Priority", "n")]
+    status = step_status("ds", "filter", 2, {0}, [_entry("30", [1])], queue, {1: {"error": "E: x"}})
+    assert (status.state, status.pending, status.failed, status.errors) == ("pending", 1, 0, {})
+
+
+def test_a_record_without_a_usable_error_still_fails_the_rank():
+    status = step_status(
+        "ds", "filter", 1, set(), [], [], {0: {"error": "Traceback\n  ...\nKeyError: 'x'\n"}}
+    )
+    assert status.errors == {0: "KeyError: 'x'"}
+    assert step_status("ds", "filter", 1, set(), [], [], {0: {}}).state == "failed"
+
+
+def test_stage_status_passes_each_steps_records():
+    from smolprep.plan import StagePlan, StepPlan
+    from smolprep.state.status import stage_status
+
+    plan = StagePlan("s", (StepPlan("a", "filter", 1, None), StepPlan("b", "filter", 1, None)))
+    status = stage_status(
+        plan, {("a", "filter"): {0}}, [], [], failures={("b", "filter"): {0: {"error": "E: y"}}}
+    )
+    assert [s.state for s in status.steps] == ["done", "failed"] and not status.done
+    assert status.as_json()["datasets"]["b"]["filter"]["errors"] == {"0": "E: y"}

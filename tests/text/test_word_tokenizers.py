@@ -33,6 +33,11 @@ EN_CASES = [
     "x\u00a0y\u2009z\u200bw",
     "Ünïcödé naïve café résumé Straße İstanbul",
     "C++ C# .NET node.js 1.2.3 v2.0-beta 192.168.0.1 --flag -x --with=value",
+    # a special-case match across one space (")" ":" is "):") hides the emoticon it overlaps
+    ") :)8",
+    "( =)v",
+    "' ''b",
+    "Note (see 1) :)8 and ( =)v, or ' ''b; but ):)8 and (=)v keep theirs",
 ]
 
 VI_CASES = [

@@ -17,11 +17,32 @@ class ConfigIssue:
     expected: str
     fix: str = ""
 
+    def describe(self) -> str:
+        """The problem without its fix."""
+        return f"{self.file}: {self.key}: got {self.value!r}; expected {self.expected}."
+
     def __str__(self) -> str:
-        text = f"{self.file}: {self.key}: got {self.value!r}; expected {self.expected}."
-        if self.fix:
-            text += f" Fix: {self.fix}"
-        return text
+        return self.describe() + (f" Fix: {self.fix}" if self.fix else "")
+
+
+@dataclass(frozen=True)
+class ChangedSetting(ConfigIssue):
+    """An output-affecting setting that differs from the one a run was made with (pinned in its run.json):
+    `value` is the config's value now, `before` the pinned one, `expected` says where it is pinned."""
+
+    before: Any = None
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.key}: {show(self.before)} -> {show(self.value)} ({self.expected})."
+
+
+def show(value: Any) -> str:
+    """A setting's value as a user writes it: strings bare, lists comma-separated, None as `unset`."""
+    if value is None:
+        return "unset"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class ConfigError(Exception):
@@ -34,6 +55,12 @@ class ConfigError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = f"{len(self.issues)} problem(s) in the configuration:" if len(self.issues) > 1 else ""
-        lines = [str(issue) for issue in self.issues]
-        return "\n".join([head, *("  - " + line for line in lines)]) if head else lines[0]
+        if len(self.issues) == 1:
+            return str(self.issues[0])
+        fixes = {issue.fix for issue in self.issues}
+        shared = fixes.pop() if len(fixes) == 1 else ""
+        lines = [issue.describe() if shared else str(issue) for issue in self.issues]
+        text = "\n".join(
+            [f"{len(self.issues)} problem(s) in the configuration:", *("  - " + x for x in lines)]
+        )
+        return text + (f"\nFix: {shared}" if shared else "")

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from smolprep.config.errors import ConfigError, ConfigIssue
-from smolprep.config.schema import BadValue, MappingReader, as_choice, as_int, as_str, option, optional
+from smolprep.config.schema import (
+    BadValue,
+    MappingReader,
+    as_choice,
+    as_int,
+    as_str,
+    load_yaml,
+    option,
+    optional,
+)
 from smolprep.paths import cluster_dir, project_root
 from smolprep.state.layout import STEPS
 
@@ -190,10 +197,7 @@ def load_profile(name_or_path: str, overrides: Mapping[str, Any] | None = None) 
                 )
             ]
         )
-    try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError([ConfigIssue(file, "(syntax)", str(err).splitlines()[0], "valid YAML")]) from None
+    raw = load_yaml(file.read_bytes(), file) or {}
     reader = MappingReader(file)
     values = reader.fields(ClusterProfile, raw, "")
     steps = _parse_steps(reader, raw["steps"]) if isinstance(raw, Mapping) and "steps" in raw else ()

@@ -1,18 +1,23 @@
 """A small declarative schema for YAML configs: dataclass fields carry their help text and converter.
 
 The same field metadata feeds validation (here), error messages and the config reference in docs/.
-A converter takes the raw YAML value and returns the typed value or raises `BadValue`.
+A converter takes the raw YAML value and returns the typed value or raises `BadValue`. `load_yaml` parses
+a file and refuses a key written twice in one mapping, which plain YAML loading silently resolves to the
+last one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from smolprep.config.errors import ConfigIssue
+import yaml
+
+from smolprep.config.errors import ConfigError, ConfigIssue
 
 T = TypeVar("T")
 Converter = Callable[[Any], Any]
@@ -62,6 +67,8 @@ def as_float(low: float, high: float, *, low_open: bool = False) -> Converter:
         expected = f"a number in {bracket}{low}, {high}]"
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadValue(expected)
+        if not math.isfinite(value):  # NaN compares false with every bound, so it must be caught first
+            raise BadValue(expected, "write a plain number; .nan and .inf are not numbers of this kind")
         if value > high or value < low or (low_open and value == low):
             raise BadValue(expected)
         return float(value)
@@ -138,6 +145,55 @@ class MappingReader:
             elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
                 self.issue(_join(prefix, name), None, f"a value ({fld.metadata['help']})", f"add `{name}:`")
         return values if len(self.issues) == before else None
+
+
+# --- YAML without silently repeated keys -------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that records every key written twice in one mapping (plain YAML keeps the last)."""
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self.repeated: list[tuple[Any, int, int]] = []  # key, line of the first, line of the repeat
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue  # `<<:` merges may be overridden by the mapping's own keys: that is YAML's rule
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.repeated.append((key, first_line[key], line))
+            first_line.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(data: bytes | str, file: Path) -> Any:
+    """Parse YAML; a syntax error or a key written twice in one mapping is a ConfigError naming the line(s)."""
+    loader = _UniqueKeyLoader(data)
+    try:
+        raw = loader.get_single_data()
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            [ConfigIssue(file, "(syntax)", str(err).splitlines()[0], "valid YAML", str(err))]
+        ) from None
+    finally:
+        loader.dispose()
+    if loader.repeated:
+        raise ConfigError([_repeated_issue(file, *repeat) for repeat in loader.repeated])
+    return raw
+
+
+def _repeated_issue(file: Path, key: Any, first: int, again: int) -> ConfigIssue:
+    return ConfigIssue(
+        file,
+        str(key),
+        f"written on line {first} and again on line {again}",
+        "each key once per mapping (YAML would silently keep the last one)",
+        f"keep one of lines {first} and {again}",
+    )
 
 
 def _join(prefix: str, key: str) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.schema import (
@@ -26,10 +25,12 @@ from smolprep.config.schema import (
     as_float,
     as_int,
     as_str,
+    load_yaml,
     option,
     optional,
 )
 from smolprep.filters.lid_model import LID176_LANGUAGES
+from smolprep.input_files import is_input_file
 
 KINDS = ("web", "code", "math")
 FORMATS = ("jsonl", "parquet", "hf")
@@ -188,6 +189,44 @@ class StageConfig:
         return dataclasses.replace(self, datasets=tuple(d for d in self.datasets if d.name in names))
 
 
+MAX_TASKS_PER_STEP = 100_000
+
+
+def task_count_issues(stage: StageConfig, counts: Mapping[str, Mapping[str, int]]) -> list[ConfigIssue]:
+    """Steps of the plan (dataset -> step -> tasks) with more than MAX_TASKS_PER_STEP tasks: each is
+    refused unless the launch says --force."""
+    issues: dict[str, ConfigIssue] = {}
+    for dataset, steps in counts.items():
+        for step, tasks in steps.items():
+            if tasks > MAX_TASKS_PER_STEP:
+                key, value = _tasks_setting(stage, dataset, step, tasks)
+                issues.setdefault(key, _too_many_tasks(stage, key, value))
+    return list(issues.values())
+
+
+def _tasks_setting(stage: StageConfig, dataset: str, step: str, tasks: int) -> tuple[str, Any]:
+    """The config key that sets a step's task count, and its value as the message shows it."""
+    if step == "minhash-buckets":
+        m = stage.minhash
+        return (
+            "minhash.num_buckets x minhash.bucket_tasks_per_bucket",
+            f"{m.num_buckets} x {m.bucket_tasks_per_bucket} = {tasks:,} tasks of minhash-buckets",
+        )
+    index = next(i for i, spec in enumerate(stage.datasets) if spec.name == dataset)
+    return f"datasets[{index}] ({dataset}).tasks", tasks
+
+
+def _too_many_tasks(stage: StageConfig, key: str, value: Any) -> ConfigIssue:
+    return ConfigIssue(
+        Path(stage.source_file),
+        key,
+        value,
+        f"at most {MAX_TASKS_PER_STEP:,} tasks per step: every task is a process with its own output "
+        "files, log, stats and completion marker, so more swamp the file system and the scheduler",
+        "use fewer, larger tasks, or add --force to the launch if you really mean it",
+    )
+
+
 def _as_paths(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
@@ -200,13 +239,13 @@ def load_stage_config(path: str | Path) -> StageConfig:
     file = Path(path)
     if not file.is_file():
         raise ConfigError([ConfigIssue(file, "(file)", str(file), "an existing YAML file", "check the path")])
-    raw_bytes = file.read_bytes()
     try:
-        raw = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as err:
+        raw_bytes = file.read_bytes()
+    except OSError as err:
         raise ConfigError(
-            [ConfigIssue(file, "(syntax)", str(err).splitlines()[0], "valid YAML", str(err))]
+            [ConfigIssue(file, "(file)", str(file), "a readable YAML file", err.strerror or str(err))]
         ) from None
+    raw = load_yaml(raw_bytes, file)
     return parse_stage_config(raw, file, hashlib.sha256(raw_bytes).hexdigest())
 
 
@@ -300,8 +339,39 @@ def _check_dataset(reader: MappingReader, spec: DatasetSpec, key: str, file: Pat
                 f"{key}.format", spec.format or spec.glob, "no format/glob with `source`", "remove it"
             )
         return spec if len(reader.issues) == before else None
+    local = _check_local(reader, spec, key, file)
+    return local if local is not None and len(reader.issues) == before else None
+
+
+def _check_local(reader: MappingReader, spec: DatasetSpec, key: str, file: Path) -> DatasetSpec | None:
+    """A local `path`: an existing, readable folder holding files of the dataset's `format`."""
     if spec.subset is not None:
         reader.issue(f"{key}.subset", spec.subset, "no subset with a local `path`", "remove it")
+    glob_ok = _check_glob(reader, spec, key)
+    folder = _local_folder(reader, spec, key, file)
+    if folder is None:
+        return None
+    spec = dataclasses.replace(spec, path=str(folder), format=spec.format or "jsonl")
+    problem = _input_problem(folder, spec) if glob_ok else None
+    if problem is not None:
+        reader.issue(f"{key}.path", str(folder), *problem)
+    return spec
+
+
+def _check_glob(reader: MappingReader, spec: DatasetSpec, key: str) -> bool:
+    """`glob` is relative to `path` (datatrove cannot use an absolute pattern)."""
+    if spec.glob is None or not (spec.glob.startswith(("/", "~")) or Path(spec.glob).is_absolute()):
+        return True
+    reader.issue(
+        f"{key}.glob",
+        spec.glob,
+        "a pattern relative to `path`, e.g. **/*.jsonl.gz",
+        "put the folder in `path:` and the pattern below it in `glob:`",
+    )
+    return False
+
+
+def _local_folder(reader: MappingReader, spec: DatasetSpec, key: str, file: Path) -> Path | None:
     folder = _resolve_local(spec.path or "", file)
     if folder is None:
         reader.issue(
@@ -311,16 +381,96 @@ def _check_dataset(reader: MappingReader, spec: DatasetSpec, key: str, file: Pat
             f"looked in {(file.parent / (spec.path or '')).resolve()} and {(Path.cwd() / (spec.path or '')).resolve()}",
         )
         return None
-    spec = dataclasses.replace(spec, path=str(folder), format=spec.format or "jsonl")
-    pattern = spec.input_glob
-    if pattern is not None and folder.is_dir() and not any(p.is_file() for p in folder.glob(pattern)):
+    if not folder.is_dir():
         reader.issue(
             f"{key}.path",
             str(folder),
-            f"a folder with input files matching {pattern!r}",
-            "put the files there or set `glob:`",
+            "a folder (every input file under it is read), not a file",
+            "set `path:` to the folder that holds the file and, to read only that file, `glob:` to its name",
         )
-    return spec if len(reader.issues) == before else None
+        return None
+    return folder
+
+
+def _input_problem(folder: Path, spec: DatasetSpec) -> tuple[str, str] | None:
+    """(what was expected, the fix) when `folder` cannot be read as the dataset's `format`; None when it can."""
+    try:
+        names = os.listdir(folder)
+    except OSError as err:
+        return "a readable folder", _unreadable_fix(folder, err)
+    if spec.format == "hf":
+        return _hf_problem(folder, names)
+    return _files_problem(folder, spec)
+
+
+def _unreadable_fix(folder: Path, err: OSError) -> str:
+    if isinstance(err, PermissionError):
+        return (
+            f"{folder} exists but cannot be read (permission denied): give the user that runs smolprep "
+            "read and execute access to it (chmod, ACL or group)"
+        )
+    return f"{folder} cannot be read ({err.strerror or err}); check the storage it lives on"
+
+
+_HF_MARKERS = ({"dataset_info.json", "state.json"}, {"dataset_dict.json"})
+
+
+def _hf_problem(folder: Path, names: list[str]) -> tuple[str, str] | None:
+    if any(marker <= set(names) for marker in _HF_MARKERS):
+        return None
+    return (
+        "a folder written by datasets' save_to_disk (dataset_info.json and state.json, or dataset_dict.json)",
+        _format_hint(folder)
+        or "save the dataset with Dataset.save_to_disk, or set `format:` to jsonl or parquet",
+    )
+
+
+def _files_problem(folder: Path, spec: DatasetSpec) -> tuple[str, str] | None:
+    pattern = spec.input_glob or ""
+    default = spec.glob is None
+    try:
+        if any(_is_input(p, spec.format or "jsonl", default) for p in folder.glob(pattern)):
+            return None
+    except ValueError as err:  # e.g. `**` inside a path component
+        return f"a usable `glob:` pattern relative to the folder (got {pattern!r})", str(err)
+    denied = _unreadable_subfolders(folder)
+    if denied:
+        more = f" (and {len(denied) - 1} more)" if len(denied) > 1 else ""
+        return "a folder whose subfolders can be read", _unreadable_fix(
+            Path(denied[0]), PermissionError()
+        ) + more
+    side = " (side files such as .md5 are not input)" if default else ""
+    fix = _format_hint(folder, exclude=spec.format) or "put the files there or set `glob:`"
+    return f"a folder with input files matching {pattern!r}{side}", fix
+
+
+def _is_input(path: Path, fmt: str, default_glob: bool) -> bool:
+    """A file the reader will read; with the default glob, side files (`.md5`, ...) do not count."""
+    return path.is_file() and (not default_glob or is_input_file(path.name, fmt))
+
+
+def _unreadable_subfolders(folder: Path) -> list[str]:
+    denied: list[str] = []
+
+    def record(err: OSError) -> None:
+        if isinstance(err, PermissionError):
+            denied.append(str(err.filename))
+
+    for _ in os.walk(folder, onerror=record):
+        pass
+    return denied
+
+
+def _format_hint(folder: Path, exclude: str | None = None) -> str:
+    """`set format: X` when the folder holds data of another format than the one configured."""
+    names = set(os.listdir(folder))
+    if exclude != "hf" and any(marker <= names for marker in _HF_MARKERS):
+        return "this folder was written by datasets' save_to_disk: set `format: hf`"
+    for fmt in ("jsonl", "parquet"):
+        pattern = _DEFAULT_GLOBS[fmt] or ""
+        if fmt != exclude and any(_is_input(p, fmt, True) for p in folder.glob(pattern)):
+            return f"this folder holds {fmt} files: set `format: {fmt}`"
+    return ""
 
 
 def _resolve_local(path: str, file: Path) -> Path | None:

@@ -18,7 +18,6 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupFilter,
     MinhashDedupSignature,
 )
-from datatrove.pipeline.filters import SamplerFilter
 
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
@@ -33,7 +32,9 @@ from smolprep.filters import (
 )
 from smolprep.paths import default_spam_lists
 from smolprep.pipelines.guards import FilterGuard
-from smolprep.pipelines.readers import input_reader, intermediate_reader
+from smolprep.pipelines.intermediate import intermediate_reader
+from smolprep.pipelines.readers import input_reader
+from smolprep.pipelines.sampling import SeededSampler
 from smolprep.pipelines.writers import AtomicJsonlWriter
 from smolprep.state.layout import STEPS, RunLayout
 
@@ -90,6 +91,22 @@ def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[Pipelin
     return steps
 
 
+def damage_repair(spec: DatasetSpec, layout: RunLayout) -> str:
+    """What to do when a file of the dataset's filter output is damaged."""
+    name = spec.name
+    folders = (
+        layout.filtered(name),
+        layout.minhash(name, "signatures").parent,
+        layout.data(name),
+        layout.logs(name, "filter").parent,
+    )
+    return (
+        f"Remove {', '.join(str(f) for f in folders[:-1])} and {folders[-1]} (dataset {name}'s filter output, "
+        "MinHash files, final output and step markers), then relaunch the same command to filter it again; "
+        "or relaunch into a new --output"
+    )
+
+
 def build_step(
     stage: StageConfig, spec: DatasetSpec, step: str, layout: RunLayout, resources: FilterResources
 ) -> list[PipelineStep]:
@@ -104,7 +121,7 @@ def build_step(
         out = filtered if spec.dedup else final
         pipeline: list[PipelineStep] = [input_reader(stage, spec)]
         if spec.sample_rate < 1.0:
-            pipeline.append(SamplerFilter(rate=spec.sample_rate))
+            pipeline.append(SeededSampler(spec.sample_rate, stage.seed, spec.name))
         pipeline += [FilterGuard(f) for f in prose_filters(spec, resources)]
         pipeline.append(AtomicJsonlWriter(out))
         return pipeline
@@ -119,7 +136,7 @@ def build_step(
         # datatrove's signature step and file format, bit-identical signatures, computed faster
         signature_step: type[MinhashDedupSignature] = FastMinhashDedupSignature
         return [
-            intermediate_reader(filtered),
+            intermediate_reader(filtered, damage_repair(spec, layout)),
             signature_step(signatures, config=config, language=language),
         ]
     if step == "minhash-buckets":
@@ -127,7 +144,7 @@ def build_step(
     if step == "minhash-cluster":
         return [MinhashDedupCluster(buckets, remove, config=config)]
     return [
-        intermediate_reader(filtered),
+        intermediate_reader(filtered, damage_repair(spec, layout)),
         MinhashDedupFilter(remove),
         AtomicJsonlWriter(final),
     ]

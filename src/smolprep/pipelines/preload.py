@@ -14,24 +14,100 @@ The server also does, once, what every worker would otherwise do on its own:
 - load the language-ID model named by ``SMOLPREP_WARM_LID`` (``fast_lid.warm``).
 
 (datatrove's dependency check of each step needs no warming: ``speedups`` makes it a direct look-up.)
+
+Local workers die with their launcher. A ``kill -9`` of the launcher alone would leave the fork server, its
+workers (still writing their ranks) and datatrove's ``Manager`` process running. The launcher is the parent
+of the fork server and of the Manager, the fork server the parent of every worker, so each of them asks the
+kernel for SIGKILL when its parent ends (Linux's parent-death signal, ``die_with_parent``):
+
+- the fork server when it imports this module, if ``SMOLPREP_LAUNCHER_PID`` (set by ``warm_fork_server``)
+  names its parent;
+- every process forked by an armed process (the fork server, a launcher inside ``children_die_with_me``):
+  the setting is not inherited through fork, so an ``os.register_at_fork`` hook makes it in each child.
+
+The signal comes when the *thread* that forked the child ends: the launcher forks from its main thread.
+The same environment variable lets the next launcher find the processes of a killed one (state/lock.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import sys
+from collections.abc import Iterator
 
 import multiprocess
 from loguru import logger
 
 # the modules every local worker needs; importing them here is the point of this module
 import smolprep.cli
+import smolprep.pipelines.local_executor
 import smolprep.pipelines.minhash  # noqa: F401
 import smolprep.text.words as words
 from smolprep.filters import fast_lid
+from smolprep.state.lock import LAUNCHER_ENV
 
 WARM_LANGUAGES_ENV = "SMOLPREP_WARM_LANGUAGES"
 WARM_LID_ENV = "SMOLPREP_WARM_LID"  # "default" or a model path: the language-ID model to load
 LOADED_BY = os.getpid()  # a worker forked from a preloaded server sees the server's pid here
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+class _Forks:
+    """Whether children forked by this process die with it, and which process forked the latest child."""
+
+    armed = False
+    parent = os.getpid()
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when its parent ends, and end now if ``parent`` (the process that
+    started this one) has ended already: then the setting came too late, as this process has a new parent."""
+    if _LIBC is None:  # not Linux: no parent-death signal
+        return
+    if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        logger.warning(
+            f"smolprep: no parent-death signal (errno {ctypes.get_errno()}); this process may outlive its launcher"
+        )
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def children_die_with_me() -> Iterator[None]:
+    """Every process this one forks meanwhile (datatrove's Manager, tasks run with ``fork``) dies with it."""
+    armed, _Forks.armed = _Forks.armed, True
+    try:
+        yield
+    finally:
+        _Forks.armed = armed
+
+
+def _before_fork() -> None:
+    _Forks.parent = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    if _Forks.armed:
+        die_with_parent(_Forks.parent)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _join_launcher() -> None:
+    """In the fork server (started with LAUNCHER_ENV naming its parent): die with the launcher, and have every
+    worker die with this server. (A server whose launcher ended before this import ends by itself: the end
+    of its "alive" pipe comes before any request for a worker.)"""
+    if os.environ.get(LAUNCHER_ENV) == str(os.getppid()):
+        _Forks.armed = True
+        die_with_parent(os.getppid())
+
+
+_join_launcher()
 
 
 def warm_languages(languages: list[str]) -> None:
@@ -42,11 +118,12 @@ def warm_languages(languages: list[str]) -> None:
 
 def warm_fork_server(languages: list[str], lid_model: str | None = None, lid: bool = True) -> None:
     """Make datatrove's fork server preload this module, the tokenizers of ``languages`` and (if ``lid``)
-    the language-ID model ``lid_model`` (None: the shipped lid.176).
+    the language-ID model ``lid_model`` (None: the shipped lid.176), and die with this process.
 
     Only a fork server that has not started yet is affected: the server is one per process, started by the
     first worker pool, and a later call (another stage in the same process) keeps the first one's modules.
     """
+    os.environ[LAUNCHER_ENV] = str(os.getpid())
     os.environ[WARM_LANGUAGES_ENV] = ",".join(languages)
     os.environ[WARM_LID_ENV] = (lid_model or "default") if lid else ""
     multiprocess.get_context("forkserver").set_forkserver_preload([__name__])

@@ -1,9 +1,16 @@
-"""A JSONL writer that never leaves a half-written output file where a reader would look.
+"""A JSONL writer that never leaves a half-written output file where a reader would look, and leaves a
+checksum next to each file it writes.
 
 Each task writes `<folder>/_tmp/<rank>.jsonl.gz` and moves it to `<folder>/<rank>.jsonl.gz` only when its
 writing finished without an error. A killed task (scancel, node failure, kill -9, time limit) leaves at
 most a file under `_tmp/`, which no step and no `*.jsonl.gz` glob of the folder reads; its rerun writes the
 same documents again and replaces it.
+
+Before the data file is moved into place, its checksum `<rank>.jsonl.gz.sha256` (`sha256sum` format, the
+SHA-256 of the compressed bytes, computed while they were written) is moved next to where it goes. A kill
+between the two moves leaves a checksum without its data file, never a data file without its checksum; the
+task is then not marked complete and its rerun writes both again. The next step's reader
+(`IntermediateJsonlReader`) refuses a file whose bytes do not match.
 
 The `_tmp/` folder is shared by the tasks of a step and is never removed by a task: one task's removal of
 an (empty) `_tmp/` could land between another task's creating it and opening its file there.
@@ -16,6 +23,8 @@ import posixpath
 from datatrove.pipeline.writers import JsonlWriter
 from loguru import logger
 
+from smolprep.pipelines.checksums import ChecksummedGzipFiles, sidecar_name, sidecar_text
+
 TMP_DIR = "_tmp"
 OUTPUT_NAME = "${rank}.jsonl.gz"
 
@@ -23,27 +32,33 @@ OUTPUT_NAME = "${rank}.jsonl.gz"
 class AtomicJsonlWriter(JsonlWriter):
     name = "🐿 Jsonl (atomic)"
 
-    def __init__(self, output_folder: str, output_filename: str = OUTPUT_NAME, compression: str = "gzip"):
-        super().__init__(
-            output_folder, output_filename=f"{TMP_DIR}/{output_filename}", compression=compression
-        )
+    def __init__(self, output_folder: str, output_filename: str = OUTPUT_NAME):
+        super().__init__(output_folder, output_filename=f"{TMP_DIR}/{output_filename}", compression="gzip")
+        self.output_mg = ChecksummedGzipFiles(self.output_folder)
 
     def _temp_name(self, rank: int) -> str:
         return self.output_filename.substitute(rank=str(rank).zfill(5))
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        stale = self._temp_name(rank)
-        if self.output_folder.exists(stale):
-            logger.info(f"removing {stale} left by an interrupted earlier run of this task")
-            self.output_folder.rm(stale)
+        for stale in (self._temp_name(rank), sidecar_name(self._temp_name(rank))):
+            if self.output_folder.exists(stale):
+                logger.info(f"removing {stale} left by an interrupted earlier run of this task")
+                self.output_folder.rm(stale)
         yield from super().run(data, rank, world_size)
 
     def __exit__(self, exc_type, exc_val, exc_tb):
-        written = list(self.output_mg.get_open_files())
+        written = dict(self.output_mg.get_open_files())
         self.close()
-        for name in written:
+        for name, handle in written.items():
             if exc_type is None:
-                final = posixpath.join(posixpath.dirname(posixpath.dirname(name)), posixpath.basename(name))
-                self.output_folder.mv(name, final)
+                self._publish(name, handle.hexdigest())
             elif self.output_folder.exists(name):
                 self.output_folder.rm(name)
+
+    def _publish(self, temp: str, hexdigest: str) -> None:
+        """Move the checksum, then the data file, from `_tmp/` to their final names."""
+        final = posixpath.join(posixpath.dirname(posixpath.dirname(temp)), posixpath.basename(temp))
+        with self.output_folder.open(sidecar_name(temp), "w") as f:
+            f.write(sidecar_text(hexdigest, final))
+        self.output_folder.mv(sidecar_name(temp), sidecar_name(final))
+        self.output_folder.mv(temp, final)

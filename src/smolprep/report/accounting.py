@@ -6,7 +6,9 @@ explain is kept apart in `unaccounted` (0 on a complete run) instead of being hi
 
 Where the numbers come from (the blocks of `smolprep.pipelines.build`):
 - the reader's `documents` are the step's `docs_in`; lines it skipped (`corrupt_json`, `corrupt_utf8`,
-  `missing_text`) are not documents: they are reported apart as `skipped_lines`;
+  `missing_text`) are not documents: they are reported apart as `skipped_lines`; input files it could not
+  read are not documents either: `files_read`, `corrupt_files` and each skipped file with its reason are
+  reported apart (`skipped_files`), never as documents or removal reasons;
 - each filter (and MinHash stage 4) counts `total`, `forwarded`, `dropped` and `dropped_<reason>`;
   a drop without a reason (the sampler, MinHash) gets a reason named after the block;
 - the writer's `total` is the step's `docs_out`. A step without a writer (MinHash signatures) passes
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smolprep.summary import CORRUPT_KEYS, BlockCounters
+from smolprep.stats_keys import CORRUPT_FILES, CORRUPT_LINE_KEYS, FILES_READ
+from smolprep.summary import BlockCounters, SkippedFile
 
 LABELS = {"MinHash stage 4": "MinHash dedup"}  # datatrove's name -> ours
 REASONLESS = {"Sampler": "sampled out", "MinHash dedup": "near-duplicate"}
@@ -74,6 +77,9 @@ class StepAccount:
     skipped_lines: dict[str, int] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)  # MinHash buckets/cluster: pairs, duplicates
     unaccounted: int = 0
+    files_read: int = 0
+    corrupt_files: int = 0
+    skipped_files: tuple[SkippedFile, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -90,6 +96,10 @@ class StepAccount:
         }
         if self.skipped_lines:
             data["skipped_lines"] = self.skipped_lines
+        if self.corrupt_files or self.skipped_files:
+            data["files_read"] = self.files_read
+            data["corrupt_files"] = self.corrupt_files
+            data["skipped_files"] = [f.as_json() for f in self.skipped_files]
         if self.blocks:
             data["funnel"] = [b.as_json() for b in self.blocks]
         if self.found:
@@ -137,7 +147,7 @@ def account_step(
         return StepAccount(step, tasks, completed, seconds, upstream_docs, upstream_docs, {}, found=found)
     reader = readers[0]
     docs_in = reader.get("documents")
-    skipped = {k: reader.get(k) for k in CORRUPT_KEYS if reader.get(k)}
+    skipped = {k: reader.get(k) for k in CORRUPT_LINE_KEYS if reader.get(k)}
     flows = tuple(_flow(b, i) for i, b in enumerate(blocks, 1) if _removes_documents(b))
     writers = [b for b in blocks if block_kind(b.name) == "writer"]
     docs_out = writers[-1].get("total") if writers else docs_in
@@ -148,5 +158,17 @@ def account_step(
             removed[key] = removed.get(key, 0) + count
     unaccounted = docs_in - docs_out - sum(removed.values())
     return StepAccount(
-        step, tasks, completed, seconds, docs_in, docs_out, removed, flows, skipped, unaccounted=unaccounted
+        step,
+        tasks,
+        completed,
+        seconds,
+        docs_in,
+        docs_out,
+        removed,
+        flows,
+        skipped,
+        unaccounted=unaccounted,
+        files_read=reader.get(FILES_READ),
+        corrupt_files=reader.get(CORRUPT_FILES),
+        skipped_files=reader.skipped_files,
     )

@@ -1,5 +1,9 @@
 """`python launch.py report [--stage N | --config PATH] [--cluster NAME] [--output DIR]`: write the
-manifest and report.html of a stage's run directory and print the summary."""
+manifest and report.html of a stage's run directory and print the summary.
+
+The report is refused (exit 2, nothing written) for a run directory no launch created and for a config
+that no longer matches the one the run was pinned to: its manifest would describe data that the config
+did not produce."""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from smolprep.config.errors import ConfigError
 from smolprep.config.stage import StageConfig
 from smolprep.plan import StagePlan
 from smolprep.report import build_report, save_report
 from smolprep.report.manifest import DEFAULT_MAX_EPOCHS
 from smolprep.report.tokens import TokenizerError
 from smolprep.state.layout import RunLayout
+from smolprep.state.run import check_against_pin
 
 EXIT_OK = 0
 REASONS_SHOWN = 4
@@ -23,12 +29,12 @@ def run_report(
     args: argparse.Namespace, console: Console, stage: StageConfig, layout: RunLayout, plan: StagePlan
 ) -> int:
     from smolprep.cli import UsageError
+    from smolprep.cli_ops import require_run
 
-    if not layout.stage_dir.is_dir():
-        raise UsageError(
-            f"no run directory {layout.stage_dir}: nothing has run for stage {stage.name} there "
-            "(check --output or the profile's storage_root given by --cluster)"
-        )
+    require_run(layout)
+    issues = check_against_pin(layout, stage, plan)
+    if issues:
+        raise ConfigError(issues)
     max_epochs = getattr(args, "max_epochs", None) or DEFAULT_MAX_EPOCHS
     try:
         manifest = build_report(layout, stage, plan, max_epochs=max_epochs)

@@ -129,6 +129,7 @@ def _dataset(name: str, d: dict) -> str:
     if d["skipped_lines"]:
         skipped = ", ".join(f"{k} {v:,}" for k, v in d["skipped_lines"].items())
         parts.append(f'<p class="warn">input lines skipped (not documents): {escape(skipped)}</p>')
+    parts.append(_damage(d))
     parts.append(_funnel(name, d))
     rows = []
     for step_name, step in d["steps"].items():
@@ -150,6 +151,25 @@ def _dataset(name: str, d: dict) -> str:
     parts.append(
         _table(["step", "tasks done", "docs in", "docs out", "removed", "CPU s"], steps, {2, 3, 4, 5})
     )
+    return "".join(parts)
+
+
+def _damage(d: dict) -> str:
+    """The input files a reader skipped and the final files that are missing, each named."""
+    parts = []
+    skipped = d.get("skipped_files", [])
+    if skipped:
+        items = "".join(f"<li>{escape(f['file'])}: {escape(f['reason'])}</li>" for f in skipped)
+        parts.append(
+            f'<div class="warn">{len(skipped):,} of {_n(d.get("files_read"))} input files skipped as unreadable '
+            f"(none of their documents are counted or kept):<ul>{items}</ul></div>"
+        )
+    missing = d.get("missing_files", [])
+    if missing:
+        items = "".join(f"<li>{escape(name)}</li>" for name in missing)
+        parts.append(
+            f'<div class="warn">final files missing from data/ (their documents are not counted):<ul>{items}</ul></div>'
+        )
     return "".join(parts)
 
 

@@ -3,12 +3,15 @@
 
 `build_manifest` reads the run directory (merged stats, completion markers, the output files);
 `mixture` and `dataset_warnings` are pure. See docs/report.md for the schema.
+
+A dataset is complete when every task of every step has its completion marker and every final file its
+writer wrote is on disk. Input files a reader skipped are named (`skipped_files`) with a warning.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smolprep import __version__
@@ -17,10 +20,19 @@ from smolprep.plan import StagePlan
 from smolprep.report.accounting import StepAccount, account_step
 from smolprep.report.tokens import MAX_TOKENIZED_BYTES, OutputScan, TokenCounter, scan_output
 from smolprep.state.layout import RunLayout
-from smolprep.summary import step_blocks
+from smolprep.summary import (
+    BlockCounters,
+    SkippedFile,
+    final_output,
+    merge_blocks,
+    missing_output_note,
+    output_file,
+    task_stats,
+)
 
 DEFAULT_MAX_EPOCHS = 4.0
 SCHEMA_VERSION = 1
+FILES_NAMED = 5  # skipped input files named in a warning (all of them: the dataset's `skipped_files`)
 BUDGET_DEFAULT = "no token_budget in the config: the stage's total tokens"
 
 
@@ -32,10 +44,16 @@ class DatasetAccount:
     weight: float
     steps: tuple[StepAccount, ...]
     output: OutputScan
+    missing_outputs: dict[str, int] = field(default_factory=dict)  # missing final file -> its documents
+    missing_note: str = ""  # which final files are missing and what to do
 
     @property
     def complete(self) -> bool:
-        return all(s.complete for s in self.steps)
+        return all(s.complete for s in self.steps) and not self.missing_outputs
+
+    @property
+    def skipped_files(self) -> tuple[SkippedFile, ...]:
+        return tuple(dict.fromkeys(f for s in self.steps for f in s.skipped_files))
 
     @property
     def docs_in(self) -> int:
@@ -68,11 +86,21 @@ def mixture(weights: dict[str, float], tokens: dict[str, int], budget: int) -> d
 
 
 def dataset_warnings(account: DatasetAccount, row: MixtureRow, max_epochs: float) -> list[str]:
+    return [
+        *_completion_warnings(account),
+        *_skipped_file_warnings(account),
+        *_mixture_warnings(account, row, max_epochs),
+    ]
+
+
+def _completion_warnings(account: DatasetAccount) -> list[str]:
     warnings: list[str] = []
     name = account.name
-    if not account.complete:
-        missing = [f"{s.step} ({s.completed}/{s.tasks} tasks)" for s in account.steps if not s.complete]
-        warnings.append(f"{name}: incomplete, the numbers cover finished tasks only: " + ", ".join(missing))
+    unfinished = [f"{s.step} ({s.completed}/{s.tasks} tasks)" for s in account.steps if not s.complete]
+    if unfinished:
+        warnings.append(
+            f"{name}: incomplete, the numbers cover finished tasks only: " + ", ".join(unfinished)
+        )
     for step in account.steps:
         if step.unaccounted:
             warnings.append(
@@ -80,18 +108,43 @@ def dataset_warnings(account: DatasetAccount, row: MixtureRow, max_epochs: float
                 "counters (stats of a task missing or from another run?)"
             )
     last = account.steps[-1]
-    if account.complete and last.docs_out != account.output.docs:
-        warnings.append(
-            f"{name}: {account.output.docs} documents in data/{name}/ but the last step wrote {last.docs_out}"
-        )
+    mismatch = (
+        f"{name}: {account.output.docs} documents in data/{name}/ but the last step wrote {last.docs_out}"
+    )
+    if account.missing_outputs:
+        lost = sum(account.missing_outputs.values())
+        warnings.append(f"{mismatch}: {account.missing_note} ({lost} documents lost)")
+    elif not unfinished and last.docs_out != account.output.docs:
+        warnings.append(mismatch)
+    return warnings
+
+
+def _skipped_file_warnings(account: DatasetAccount) -> list[str]:
+    files = account.skipped_files
+    if not files:
+        return []
+    named = "; ".join(f"{f.file} ({f.reason})" for f in files[:FILES_NAMED])
+    if len(files) > FILES_NAMED:
+        named += f"; and {len(files) - FILES_NAMED} more (skipped_files in manifest.json)"
+    count, its, it = (
+        (f"{len(files)} input files", "their", "them") if len(files) > 1 else ("1 input file", "its", "it")
+    )
+    return [
+        f"{account.name}: {count} skipped as unreadable, none of {its} documents are in the output: {named}. "
+        f"Replace {it} and run the dataset again to include {it}"
+    ]
+
+
+def _mixture_warnings(account: DatasetAccount, row: MixtureRow, max_epochs: float) -> list[str]:
+    name = account.name
     if account.weight > 0 and account.output.tokens == 0:
-        warnings.append(f"{name}: weight {account.weight:g} but no tokens left: the mixture cannot be met")
-    elif row.epochs is not None and row.epochs > max_epochs:
-        warnings.append(
+        return [f"{name}: weight {account.weight:g} but no tokens left: the mixture cannot be met"]
+    if row.epochs is not None and row.epochs > max_epochs:
+        return [
             f"{name}: would be repeated {row.epochs:.1f} times (weight {account.weight:g} × budget asks "
             f"{row.tokens_target:,} tokens, {account.output.tokens:,} available; limit {max_epochs:g} epochs)"
-        )
-    return warnings
+        ]
+    return []
 
 
 def account_dataset(
@@ -100,13 +153,21 @@ def account_dataset(
     spec = stage.dataset(name)
     steps: list[StepAccount] = []
     upstream = 0
+    tasks: dict[int, list[BlockCounters]] = {}  # ends as the last step's: the one writing data/<name>/
     for step in plan.for_dataset(name):
         done = len(layout.completed_ranks(name, step.step) & set(range(step.tasks)))
-        account = account_step(step.step, step_blocks(layout, name, step.step), step.tasks, done, upstream)
+        tasks = task_stats(layout, name, step.step)
+        account = account_step(step.step, merge_blocks(tasks.values()), step.tasks, done, upstream)
         steps.append(account)
         upstream = account.docs_out
-    scan = scan_output(layout.data(name), counter, max_bytes)
-    return DatasetAccount(name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan)
+    last = plan.for_dataset(name)[-1].step
+    final = final_output(layout, name, tasks)
+    missing = {output_file(layout, name, rank).name: docs for rank, docs in final.missing.items()}
+    note = missing_output_note(layout, name, last, final.missing) if final.missing else ""
+    scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))
+    return DatasetAccount(
+        name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan, missing, note
+    )
 
 
 def build_manifest(
@@ -160,7 +221,11 @@ def _dataset_json(account: DatasetAccount, row: MixtureRow, total: int, warnings
         "complete": account.complete,
         "docs_in": account.docs_in,
         "skipped_lines": account.skipped_lines,
+        "files_read": account.steps[0].files_read,
+        "corrupt_files": account.steps[0].corrupt_files,
+        "skipped_files": [f.as_json() for f in account.skipped_files],
         "docs_out": out.docs,
+        "missing_files": sorted(account.missing_outputs),
         "bytes_out": out.text_bytes,
         "disk_bytes": out.disk_bytes,
         "files_out": out.files,

@@ -4,18 +4,24 @@ Tokens are counted with a real tokenizer when the stage config names one (a loca
 loaded with the `tokenizers` library; nothing is downloaded), else estimated as UTF-8 bytes / 4 and
 labelled so. With a tokenizer, at most `max_tokenized_bytes` of text per dataset are tokenized: above that,
 an even stride of documents is tokenized and the count is scaled by bytes (the label says so).
+
+A final file that cannot be read to its end (truncated gzip, garbled line) is damage: `DamagedRunFile`
+names it and the completion marker to delete so that its task writes it again.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import orjson
+
+from smolprep.state.errors import DamagedRunFile
 
 BYTES_PER_TOKEN_ESTIMATE = 4.0
 MAX_TOKENIZED_BYTES = 256 * 2**20  # per dataset
@@ -131,14 +137,36 @@ def _texts(file: Path) -> Iterator[str]:
     with gzip.open(file, "rb") as f:
         for line in f:
             if line.strip():
-                yield orjson.loads(line)["text"]
+                text = orjson.loads(line)["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"text is {type(text).__name__}, not a string")
+                yield text
+
+
+def _read_texts(file: Path, markers: Path | None) -> Iterator[str]:
+    """`_texts`, with a damaged file named (`markers`: the completions/ folder of the step that wrote it)."""
+    try:
+        yield from _texts(file)
+    except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as err:
+        rank = file.name.split(".", 1)[0]
+        marker = markers / rank if markers else f"completions/{rank} of the step that wrote it"
+        raise DamagedRunFile(
+            file,
+            f"unreadable final file ({type(err).__name__}: {err})",
+            f"Delete it and its task's completion marker {marker}, then relaunch the same command: the task "
+            "writes it again",
+        ) from err
 
 
 def scan_output(
-    folder: Path, counter: TokenCounter, max_tokenized_bytes: int = MAX_TOKENIZED_BYTES
+    folder: Path,
+    counter: TokenCounter,
+    max_tokenized_bytes: int = MAX_TOKENIZED_BYTES,
+    markers: Path | None = None,
 ) -> OutputScan:
     """Read every output document once: count documents and bytes; tokenize all of them, or an even stride
-    when there is more text than `max_tokenized_bytes` (then tokens are scaled by bytes)."""
+    when there is more text than `max_tokenized_bytes` (then tokens are scaled by bytes). `markers`: the
+    completions/ folder of the step that wrote `folder`, named when a file is damaged."""
     files = output_files(folder)
     disk = sum(f.stat().st_size for f in files)
     tokenize = not isinstance(counter, ByteEstimate)
@@ -148,7 +176,7 @@ def scan_output(
     docs = text_bytes = tokens = counted_bytes = 0
     batch: list[str] = []
     for file in files:
-        for text in _texts(file):
+        for text in _read_texts(file, markers):
             size = len(text.encode("utf-8"))
             if tokenize and int((docs + 1) * rate) > int(docs * rate):  # an even stride of documents
                 batch.append(text)

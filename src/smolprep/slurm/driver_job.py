@@ -1,5 +1,6 @@
 """The wave driver as a Slurm job (submitit): runs smolprep.slurm.waves on the cluster so that the
-login-node launcher need not stay alive."""
+login-node launcher need not stay alive. It re-reads the config file, so it first checks it against the
+run's pin and fails loudly (submitting nothing) when the file was edited after the launch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def drive_stage(config_path: str, root: str, profile_path: str, overrides: dict,
     # this job's own SLURM_* variables must not leak into the jobs it submits (sbatch, and submitit's)
     for key in set(os.environ) - set(clean_environment()):
         del os.environ[key]
+    from smolprep.config.errors import ConfigError
     from smolprep.config.profile import load_profile
     from smolprep.config.stage import load_stage_config
     from smolprep.pipelines.build import FilterResources
@@ -23,13 +25,20 @@ def drive_stage(config_path: str, root: str, profile_path: str, overrides: dict,
     from smolprep.slurm.submit import SlurmStage, submit_report_job
     from smolprep.slurm.waves import driver_file, run_waves
     from smolprep.state.layout import RunLayout
+    from smolprep.state.run import check_against_pin
 
     stage = load_stage_config(config_path).select(datasets)
     profile = load_profile(profile_path, overrides)
     plan = plan_stage(stage)
     fit = fit_plan(plan, cluster_limits(profile, query.cluster_config()), profile.max_tasks_per_job)
-    target = SlurmStage(stage, plan, profile, RunLayout(Path(root), stage.name), fit)
-    outcome = run_waves(target, FilterResources.load(stage, profile.lid_model), reserve=1)
+    layout = RunLayout(Path(root), stage.name)
+    resources = FilterResources.load(stage, profile.lid_model)
+    issues = check_against_pin(layout, stage, plan, resources)
+    if issues:  # the config was edited after the launch: later waves must not run another config
+        driver_file(layout).unlink(missing_ok=True)
+        raise ConfigError(issues)
+    target = SlurmStage(stage, plan, profile, layout, fit)
+    outcome = run_waves(target, resources, reserve=1)
     submit_report_job(target, outcome.last_jobs)
     driver_file(target.layout).unlink(missing_ok=True)
     return f"submitted {len(outcome.steps)} steps"

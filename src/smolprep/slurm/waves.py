@@ -35,7 +35,7 @@ from smolprep.slurm.submit import (
 from smolprep.state import ledger
 from smolprep.state.atomic import write_json_atomic
 from smolprep.state.layout import RunLayout
-from smolprep.state.lock import _pid_alive
+from smolprep.state.lock import pid_alive
 from smolprep.state.status import queued_indices
 
 
@@ -63,7 +63,7 @@ def driver_active(layout: RunLayout) -> dict | None:
             return driver if query.queue({str(driver["job_id"])}) else None
         except query.SlurmQueryError:
             return driver
-    alive = driver.get("host") == socket.gethostname() and _pid_alive(int(driver.get("pid", 0)))
+    alive = driver.get("host") == socket.gethostname() and pid_alive(int(driver.get("pid", 0)))
     return driver if alive else None
 
 

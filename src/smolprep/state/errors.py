@@ -18,3 +18,8 @@ class DamagedRunFile(Exception):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}. {self.fix}"
+
+    def __reduce__(self):
+        # raised in a worker process, it is rebuilt in the launcher from these three fields (an
+        # exception is rebuilt from `args` by default, which holds only the message here)
+        return (type(self), (self.path, self.problem, self.fix))

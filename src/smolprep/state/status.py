@@ -1,7 +1,10 @@
-"""Status assembly (pure): completion markers + the job ledger + the queue -> a state per dataset and step.
+"""Status assembly (pure): completion markers + the job ledger + the queue + failure records -> a state per
+dataset and step.
 
 Only a marker says a task is done. A rank that was submitted, has no marker and is no longer in the queue
-has failed (killed, timed out, node failure, cancelled): a job missing from the queue is never success.
+has failed (killed, timed out, node failure, cancelled): a job missing from the queue is never success. A
+rank with a failure record (a local task that raised) and no marker has failed too, unless it is queued
+again; its error's last line goes with the status.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class StepStatus:
     reasons: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     failed_ranks: list[int] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)  # failed rank -> the last line of its error
 
     def as_json(self) -> dict:
         return {
@@ -71,6 +75,7 @@ class StepStatus:
             "reasons": self.reasons,
             "job_ids": self.job_ids,
             "failed_ranks": self.failed_ranks,
+            "errors": {str(rank): line for rank, line in self.errors.items()},
         }
 
 
@@ -81,7 +86,10 @@ def step_status(
     completed: set[int],
     entries: list[LedgerEntry],
     queue: Iterable[QueueEntry],
+    failures: Mapping[int, Mapping] | None = None,
 ) -> StepStatus:
+    """failures: rank -> failure record ({"error": ...}) of the tasks that raised (local runs)."""
+    failures = failures or {}
     status = StepStatus(dataset, step, tasks)
     done = completed & set(range(tasks))
     status.completed = len(done)
@@ -104,10 +112,11 @@ def step_status(
                 reasons.append(item.reason)
     running -= done
     pending -= done | running
-    submitted = {r for e in mine for r in e.ranks}
+    submitted = {r for e in mine for r in e.ranks} | set(failures)
     failed = (submitted & set(range(tasks))) - done - running - pending
     status.running, status.pending, status.failed = len(running), len(pending), len(failed)
     status.failed_ranks = sorted(failed)
+    status.errors = {r: error_line(failures[r]) for r in status.failed_ranks if r in failures}
     status.not_submitted = tasks - len(done | running | pending | failed)
     status.reasons = reasons
     if status.completed == tasks:
@@ -121,6 +130,12 @@ def step_status(
     else:
         status.state = "not-submitted"
     return status
+
+
+def error_line(record: Mapping) -> str:
+    """The one line a failure record's error shows in a table ("ValueError: bad value")."""
+    lines = [line.strip() for line in str(record.get("error") or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "failed (no error recorded)"
 
 
 @dataclass
@@ -145,9 +160,20 @@ def stage_status(
     entries: list[LedgerEntry],
     queue: list[QueueEntry],
     driver_active: bool = False,
+    failures: Mapping[tuple[str, str], Mapping[int, Mapping]] | None = None,
 ) -> StageStatus:
+    """failures: (dataset, step) -> rank -> failure record (RunLayout.failure_records)."""
+    failures = failures or {}
     steps = [
-        step_status(s.dataset, s.step, s.tasks, completed.get((s.dataset, s.step), set()), entries, queue)
+        step_status(
+            s.dataset,
+            s.step,
+            s.tasks,
+            completed.get((s.dataset, s.step), set()),
+            entries,
+            queue,
+            failures.get((s.dataset, s.step)),
+        )
         for s in plan.steps
     ]
     by_key = {(s.dataset, s.step): s for s in steps}

@@ -3,21 +3,30 @@
 datatrove's ``SpaCyTokenizer.word_tokenize(text)`` runs a blank spaCy pipeline and keeps the non-blank token
 texts. spaCy's rule-based tokenizer (``spacy/tokenizer.pyx``) splits the text at whitespace and tokenizes
 every non-whitespace chunk on its own: special cases, prefixes and suffixes (``_split_affixes``), then
-``token_match``/``url_match``/infixes (``_attach_tokens``), then its special-case matcher
-(``_apply_special_cases``); whitespace runs become tokens that datatrove strips away. The cost is not the
-rules but the objects: a ``Doc``, and a lexeme with about fifteen attributes computed in Python for every
-token string the vocabulary has not seen (spaCy's memory zone forgets them after each document).
+``token_match``/``url_match``/infixes (``_attach_tokens``); whitespace runs other than a single space become
+tokens that datatrove strips away. Then its special-case matcher (``_apply_special_cases``) runs over the
+tokens of the whole text. The cost is not the rules but the objects: a ``Doc``, and a lexeme with about
+fifteen attributes computed in Python for every token string the vocabulary has not seen (spaCy's memory
+zone forgets them after each document).
 
 ``SpacyChunkWords`` replays the same algorithm in Python on plain strings, with the tokenizer's own compiled
-regular expressions and special cases, and caches the result per distinct chunk (words repeat: a document
+regular expressions and special cases, and caches the words per distinct chunk (words repeat: a document
 then costs one dict look-up per chunk). The words are the same as datatrove's:
 
+- the matcher sees the tokens of neighbouring chunks as adjacent when a single space separates them, so a
+  match can run across that space (``) :`` matches ``):``). Its text then holds a space and no special case
+  applies, so it changes nothing by itself, but it hides the matches it overlaps: in ``) :)8`` spaCy keeps
+  ``:`` and ``)`` apart because ``):`` was found first. The per-chunk words apply the matcher inside the
+  chunk; a chunk whose own matches a match across a space could overlap is *exposed*, and where an exposed
+  chunk meets a neighbour whose edge token could continue a pattern, the chunks joined by such spaces are
+  tokenized again as one text (``SpacyChunkWords._across_spaces``). A language with a multi-token special
+  case that contains whitespace (none in English) is always tokenized as one text;
 - a text that contains ``IS_ALPHA`` (which makes spaCy raise; datatrove then retries without it) is handed
-  to datatrove's tokenizer unchanged;
-- spaCy's special-case matcher also looks at token sequences across a single space (``: )``); such a match
-  never changes tokens (its text has a space, so no rule applies), but it can hide an overlapping match
-  inside a chunk. We apply the matcher inside each chunk only. None of the 1,244 sample documents, raw or
-  simplified for MinHash, is affected; ``tests/text/test_word_tokenizers.py`` compares them word for word.
+  to datatrove's tokenizer unchanged.
+
+``tests/text/test_word_tokenizers.py`` compares the words with datatrove's on every sample document, raw and
+simplified for MinHash; ``tests/text/test_spacy_differential.py`` compares them with ``spacy.blank("en")`` on
+tens of thousands of generated texts made of what the matcher reacts to.
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +51,9 @@ DEFAULT_MAX_CACHED_CHUNKS = 200_000
 
 # Text that makes spaCy raise; datatrove then tokenizes the text without it. We leave such texts to datatrove.
 _SPACY_TRAP = "IS_ALPHA"
+
+# A whitespace run or a chunk: spaCy's `isspace` is str.isspace, which is what `\s` and str.split() use.
+_RUNS = re.compile(r"\s+|\S+")
 
 
 def installed_spacy_version() -> str | None:
@@ -229,21 +243,38 @@ class _SpacyRules:
         self.specials: dict[str, tuple[str, ...]] = {
             string: tuple(orths) for string, orths in rules["specials"].items()
         }
-        # Tokenizer.add_special_case: a special case enters the matcher when it has an affix or an infix
-        # (faster_heuristics) or a space; its pattern is its tokenization without special cases.
+        self._build_matcher(rules["faster_heuristics"])
+        self.ascii_letters_are_words = ascii_letters_are_words
+
+    def _build_matcher(self, faster_heuristics: bool) -> None:
+        """``Tokenizer.add_special_case``: a special case enters the matcher when it has an affix or an infix
+        (``faster_heuristics``) or a space; its pattern is the text's tokens without special cases.
+
+        A one-token pattern whose special case is that same token changes nothing and, being the shortest,
+        can only hide a copy of itself, so it is left out. ``pairs``, ``entries`` and ``exits`` say which
+        tokens a match can hold on either side of a chunk boundary (see ``SpacyChunkWords``).
+        """
         self.patterns: dict[str, list[tuple[str, ...]]] = {}
-        self.pattern_starts: frozenset[str] = frozenset()
+        self.rules_across_spaces = False  # a special case of several tokens contains whitespace
         for string in sorted(self.specials):
-            if rules["faster_heuristics"] and not (
-                self._prefix_len(string) or self._infixes(string) or self._suffix_len(string) or " " in string
-            ):
+            in_matcher = self._prefix_len(string) or self._infixes(string) or self._suffix_len(string)
+            if faster_heuristics and not (in_matcher or " " in string):
                 continue
-            if any(ch.isspace() for ch in string):
-                continue  # its pattern holds a whitespace token: it never matches inside a chunk
-            pattern = tuple(self.tokenize(string, with_special_cases=False))
+            pattern = tuple(self.doc_tokens(string, self._plain_tokens)[0])
+            if len(pattern) == 1 and self.specials[string] == pattern:
+                continue
+            self.rules_across_spaces |= len(pattern) > 1 and any(ch.isspace() for ch in string)
             self.patterns.setdefault(pattern[0], []).append(pattern)
         self.pattern_starts = frozenset(self.patterns)
-        self.ascii_letters_are_words = ascii_letters_are_words
+        multi = [p for patterns in self.patterns.values() for p in patterns if len(p) > 1]
+        cuts = [(p, j) for p in multi for j in range(1, len(p))]  # a boundary between p[j - 1] and p[j]
+        self.pairs = frozenset((p[j - 1], p[j]) for p, j in cuts)
+        self.entries = frozenset(p[j:end] for p, j in cuts for end in range(j + 1, len(p) + 1))
+        self.exits = frozenset(p[start:j] for p, j in cuts for start in range(j))
+        self.longest = max(map(len, multi), default=0)
+
+    def _plain_tokens(self, string: str) -> list[str]:
+        return self.raw_tokens(string, with_special_cases=False)
 
     def _prefix_len(self, string: str) -> int:
         match = self.prefix_search(string)
@@ -255,10 +286,10 @@ class _SpacyRules:
     def _infixes(self, string: str) -> list[Any]:
         return list(self.infix_finditer(string)) if self.infix_finditer is not None else []
 
-    def tokenize(
+    def raw_tokens(
         self, chunk: str, with_special_cases: bool = True, known: dict[str, tuple[str, ...]] | None = None
     ) -> list[str]:
-        """Tokens of one non-whitespace chunk, as ``Tokenizer._tokenize_affixes`` (+ matcher) makes them.
+        """Tokens of one chunk before the special-case matcher (``_try_specials_and_cache``, else ``_tokenize``).
 
         ``known``: chunks already tokenized (a cache). When what is left of the chunk after its prefixes and
         suffixes is a known chunk that is one word, that word needs no infix or URL check: a string that is
@@ -267,11 +298,47 @@ class _SpacyRules:
         """
         specials = self.specials if with_special_cases else {}
         special = specials.get(chunk)
-        # _try_specials_and_cache, else _tokenize
-        tokens = list(special) if special is not None else self._tokenize(chunk, specials, known or {})
-        if with_special_cases and not self.pattern_starts.isdisjoint(tokens):
-            tokens = self._apply_special_cases(tokens)
-        return tokens
+        return list(special) if special is not None else self._tokenize(chunk, specials, known or {})
+
+    def tokenize(
+        self, chunk: str, with_special_cases: bool = True, known: dict[str, tuple[str, ...]] | None = None
+    ) -> list[str]:
+        """Tokens of one chunk standing alone (no other chunk next to it), matcher included."""
+        return self.chunk_words(chunk, known)[1] if with_special_cases else self._plain_tokens(chunk)
+
+    def chunk_words(
+        self, chunk: str, known: dict[str, tuple[str, ...]] | None = None
+    ) -> tuple[list[str], list[str], str | None, str | None]:
+        """The chunk's tokens before the matcher, its tokens with the matcher applied inside it (the same list
+        if nothing matched), and its exposed edges.
+
+        An edge is exposed when a match running across the space on that side could overlap one of the
+        chunk's own matches and so hide it: then it is the chunk's token on that side (before the matcher),
+        else None.
+        """
+        special = self.specials.get(chunk)  # raw_tokens, inlined: this runs for every new chunk
+        tokens = list(special) if special is not None else self._tokenize(chunk, self.specials, known or {})
+        if self.pattern_starts.isdisjoint(tokens):
+            return tokens, tokens, None, None
+        spans = self.matches(tokens)
+        if not spans:
+            return tokens, tokens, None, None
+        words = self.retokenize(tokens, [False] * len(tokens), spans)
+        return tokens, words, *self._exposed_edges(tokens, spans)
+
+    def _exposed_edges(
+        self, tokens: list[str], spans: list[tuple[int, int]]
+    ) -> tuple[str | None, str | None]:
+        """A match entering from the left covers tokens [0, reach) with ``tokens[:reach]`` in ``entries``; one
+        leaving to the right covers the last tokens, in ``exits``. An own match that starts (or ends) inside
+        that reach can be hidden."""
+        n = len(tokens)
+        widths = range(1, min(n, self.longest) + 1)
+        enter = max((m for m in widths if tuple(tokens[:m]) in self.entries), default=0)
+        leave = max((k for k in widths if tuple(tokens[n - k :]) in self.exits), default=0)
+        left = tokens[0] if any(start < enter for start, _ in spans) else None
+        right = tokens[-1] if any(end > n - leave for _, end in spans) else None
+        return left, right
 
     def _tokenize(
         self, string: str, specials: dict[str, tuple[str, ...]], known: dict[str, tuple[str, ...]]
@@ -325,7 +392,7 @@ class _SpacyRules:
             if special is not None:
                 tokens.extend(special)
             elif (letters_only and string.isascii() and string.isalpha()) or known.get(string) == (string,):
-                tokens.append(string)  # no infix pattern matches (ASCII letters in English; see tokenize)
+                tokens.append(string)  # no infix pattern matches (ASCII letters in English; see raw_tokens)
             elif (token_match and token_match(string)) or (self.url_match and self.url_match(string)):
                 tokens.append(string)
             else:
@@ -348,35 +415,78 @@ class _SpacyRules:
         tokens.extend(reversed(suffixes))
         return tokens
 
-    def _apply_special_cases(self, tokens: list[str]) -> list[str]:
-        """``Tokenizer._apply_special_cases`` inside one chunk (no spaces, so a match's text is its tokens)."""
+    def matches(self, tokens: list[str]) -> list[tuple[int, int]]:
+        """Every ``(start, end)`` where a pattern matches the tokens (``PhraseMatcher.find_matches``)."""
         patterns = self.patterns
-        matches = []
+        spans = []
         for start, token in enumerate(tokens):
             for pattern in patterns.get(token, ()):
                 end = start + len(pattern)
                 if tuple(tokens[start:end]) == pattern:
-                    matches.append((start, end))
-        if not matches:
-            return tokens
-        # _filter_special_spans: longest first, then leftmost; a span is taken unless its first or last
-        # token was seen; every span's tokens are marked seen, taken or not.
-        matches.sort(key=lambda span: (span[1] - span[0], -span[0]))
-        seen: set[int] = set()
-        taken = []
-        for start, end in reversed(matches):
-            if start not in seen and end - 1 not in seen:
-                taken.append((start, end))
-            seen.update(range(start, end))
-        taken.sort()
+                    spans.append((start, end))
+        return spans
+
+    def retokenize(self, tokens: list[str], spaces: list[bool], spans: list[tuple[int, int]]) -> list[str]:
+        """``_retokenize_special_spans``: each kept match whose text (its tokens joined with their trailing
+        single spaces) is a special case becomes that special case's tokens."""
         out: list[str] = []
         i = 0
-        for start, end in taken:
+        for start, end in _kept_spans(spans):
+            text = "".join(tokens[k] + " " * spaces[k] for k in range(start, end - 1)) + tokens[end - 1]
             out += tokens[i:start]
-            out += self.specials["".join(tokens[start:end])]
+            out += self.specials.get(text, tokens[start:end])
             i = end
         out += tokens[i:]
         return out
+
+    def doc_tokens(self, text: str, raw: Callable[[str], Sequence[str]]) -> tuple[list[str], list[bool]]:
+        """``Tokenizer._tokenize_affixes`` on a whole text: the tokens of every chunk and whitespace run
+        (``raw`` tokenizes one), and whether a token is followed by a single space that is not a token.
+
+        A whitespace run after a chunk gives its first character to the chunk if it is a space; the rest of
+        the run (if any) is a token, and so is a run at the start of the text.
+        """
+        tokens: list[str] = []
+        spaces: list[bool] = []
+        for run in _RUNS.findall(text):
+            if tokens and run[0] == " ":  # a whitespace run after a chunk
+                spaces[-1] = True
+                run = run[1:]
+            if run:
+                new = raw(run)
+                tokens += new
+                spaces += [False] * len(new)
+        return tokens, spaces
+
+    def document_words(self, text: str, raw: Callable[[str], Sequence[str]]) -> list[str]:
+        """datatrove's words of ``text``: spaCy's tokens with the matcher run over the whole text, stripped,
+        whitespace tokens left out (``strip_strings``)."""
+        tokens, spaces = self.doc_tokens(text, raw)
+        spans = self.matches(tokens)
+        if spans:
+            tokens = self.retokenize(tokens, spaces, spans)
+        stripped = [token.strip() for token in tokens]
+        return [token for token in stripped if token]
+
+
+def _kept_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``Tokenizer._filter_special_spans``: longest first, then leftmost; a span is kept unless its first or
+    last token was seen; every span's tokens are marked seen, kept or not. In text order."""
+    seen: set[int] = set()
+    kept = []
+    for start, end in sorted(spans, key=lambda span: (span[0] - span[1], span[0])):
+        if start not in seen and end - 1 not in seen:
+            kept.append((start, end))
+        seen.update(range(start, end))
+    return sorted(kept)
+
+
+def _positions(chunks: list[str], found: list[str]) -> Iterator[int]:
+    """The indices in ``chunks`` of ``found``: some of its items, every occurrence of each, in order."""
+    i = -1
+    for chunk in found:
+        i = chunks.index(chunk, i + 1)
+        yield i
 
 
 class SpacyChunkWords:
@@ -384,7 +494,7 @@ class SpacyChunkWords:
 
     Args:
         language: the spaCy language code (datatrove's ``SpaCyTokenizer(language)``, a blank pipeline).
-        max_cached_chunks: bound of the chunk cache (it is emptied when full).
+        max_cached_chunks: bound of the chunk caches (they are emptied when full).
 
     datatrove's tokenizer for the language (``reference``) provides the rules when no stored snapshot matches
     the installed spaCy, and handles the texts spaCy cannot.
@@ -393,7 +503,9 @@ class SpacyChunkWords:
     def __init__(self, language: str, max_cached_chunks: int = DEFAULT_MAX_CACHED_CHUNKS):
         self.language = language
         self.max_cached_chunks = max_cached_chunks
-        self._chunks: dict[str, tuple[str, ...]] = {}
+        self._chunks: dict[str, tuple[str, ...]] = {}  # words of chunks with no exposed edge
+        self._exposed: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {}  # words and edges
+        self._raw: dict[str, tuple[str, ...]] = {}  # tokens before the matcher, for the slow paths
         self._rules: _SpacyRules | None = None
         self._reference: SpaCyTokenizer | None = None
         self._rule_based = True
@@ -405,6 +517,8 @@ class SpacyChunkWords:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_chunks"] = {}
+        state["_exposed"] = {}
+        state["_raw"] = {}
         state["_rules"] = None
         state["_reference"] = None
         return state
@@ -432,33 +546,138 @@ class SpacyChunkWords:
             self._rules = _SpacyRules(data, ascii_letters_are_words=self.ascii_letters_are_words)
         return self._rules
 
-    def _chunk_words(self, rules: _SpacyRules, chunk: str) -> tuple[str, ...]:
+    def _chunk_words(self, rules: _SpacyRules, chunk: str, exposed: list[str]) -> tuple[str, ...]:
+        """Words of a chunk not in ``_chunks``; an exposed chunk is added to ``exposed`` (every time)."""
         if (
             self.ascii_letters_are_words
             and chunk.isascii()
             and chunk.isalpha()
             and chunk not in rules.specials
         ):
-            words: tuple[str, ...] = (chunk,)
-        else:
-            words = tuple(rules.tokenize(chunk, known=self._chunks))
-        self._chunks[chunk] = words
-        return words
+            self._chunks[chunk] = (chunk,)  # a single token: never exposed
+            return (chunk,)
+        entry = self._exposed.get(chunk)
+        if entry is None:
+            tokens, words, left, right = rules.chunk_words(chunk, known=self._chunks)
+            if words is not tokens:  # the matcher changed them: keep the tokens for the slow paths
+                self._raw[chunk] = tuple(tokens)
+            entry = (tuple(words), left, right)
+            if left is None and right is None:
+                self._chunks[chunk] = entry[0]
+                return entry[0]
+            self._exposed[chunk] = entry
+        exposed.append(chunk)
+        return entry[0]
+
+    def _raw_tokens(self, rules: _SpacyRules, chunk: str) -> tuple[str, ...]:
+        """A chunk's tokens before the matcher: its words unless the matcher changed them (then in ``_raw``)."""
+        tokens = self._raw.get(chunk)
+        if tokens is None:
+            tokens = self._chunks.get(chunk)
+            if tokens is None:
+                tokens = self._raw[chunk] = tuple(rules.raw_tokens(chunk, known=self._chunks))
+        return tokens
+
+    def _words_of(self, chunk: str) -> tuple[str, ...]:
+        words = self._chunks.get(chunk)
+        return words if words is not None else self._exposed[chunk][0]
+
+    def _edge_pair(self, rules: _SpacyRules, chunks: list[str], i: int) -> tuple[str, str]:
+        """The tokens on either side of boundary ``i`` (between chunks ``i - 1`` and ``i``), before the matcher."""
+        return self._raw_tokens(rules, chunks[i - 1])[-1], self._raw_tokens(rules, chunks[i])[0]
+
+    def _suspect_boundaries(self, rules: _SpacyRules, chunks: list[str], exposed: list[str]) -> list[int]:
+        """Boundaries next to an exposed edge of a chunk where the tokens on either side are consecutive in
+        some pattern (a match runs across if the whitespace there is one space). Boundary ``i`` is between
+        chunks ``i - 1`` and ``i``."""
+        found = set()
+        for i in _positions(chunks, exposed):
+            _, left, right = self._exposed[chunks[i]]
+            if left is not None and i > 0 and self._edge_pair(rules, chunks, i) in rules.pairs:
+                found.add(i)
+            if (
+                right is not None
+                and i + 1 < len(chunks)
+                and self._edge_pair(rules, chunks, i + 1) in rules.pairs
+            ):
+                found.add(i + 1)
+        return sorted(found)
+
+    def _clusters(
+        self, rules: _SpacyRules, text: str, chunks: list[str], suspects: list[int]
+    ) -> list[tuple[int, int]]:
+        """The chunks ``a..b`` around each suspect boundary that a match can cross, joined by every boundary a
+        match can cross (one space between tokens that are consecutive in some pattern): no match of the
+        text runs over the ends of such a cluster, so spaCy's tokens for it alone are its tokens in the text."""
+        runs = _RUNS.findall(text)  # whitespace runs and chunks alternate: chunk i is runs[first + 2 * i]
+        first = 1 if runs[0][0].isspace() else 0
+
+        def crossable(i: int) -> bool:
+            return (
+                0 < i < len(chunks)
+                and runs[first + 2 * i - 1] == " "
+                and self._edge_pair(rules, chunks, i) in rules.pairs
+            )
+
+        clusters: list[tuple[int, int]] = []
+        for i in suspects:
+            if (clusters and i <= clusters[-1][1]) or not crossable(i):
+                continue
+            a, b = i - 1, i
+            while crossable(a):
+                a -= 1
+            while crossable(b + 1):
+                b += 1
+            clusters.append((a, b))
+        return clusters
+
+    def _respliced(
+        self, rules: _SpacyRules, chunks: list[str], words: list[str], clusters: list[tuple[int, int]]
+    ) -> list[str]:
+        """``words`` with the words of each cluster replaced by those of the whole cluster's text."""
+        starts = [0, *accumulate(len(self._words_of(chunk)) for chunk in chunks[: clusters[-1][1] + 1])]
+        raw = partial(self._raw_tokens, rules)
+        out: list[str] = []
+        done = 0
+        for a, b in clusters:
+            out += words[starts[done] : starts[a]]
+            out += rules.document_words(" ".join(chunks[a : b + 1]), raw)
+            done = b + 1
+        out += words[starts[done] :]
+        return out
+
+    def _across_spaces(
+        self, rules: _SpacyRules, text: str, chunks: list[str], words: list[str], exposed: list[str]
+    ) -> list[str]:
+        """The words once the matches that run across a space are taken into account."""
+        suspects = self._suspect_boundaries(rules, chunks, exposed)
+        clusters = self._clusters(rules, text, chunks, suspects) if suspects else []
+        return self._respliced(rules, chunks, words, clusters) if clusters else words
+
+    def _clear(self) -> None:
+        """Empty the caches (at the start of a document only: the slow paths rely on them)."""
+        self._chunks.clear()
+        self._exposed.clear()
+        self._raw.clear()
 
     def word_tokenize(self, text: str) -> list[str]:
         rules = self.rules
         if rules is None or _SPACY_TRAP in text:
             return self.reference.word_tokenize(text)
         cache = self._chunks
-        if len(cache) > self.max_cached_chunks:
-            cache.clear()
+        if len(cache) + len(self._exposed) + len(self._raw) > self.max_cached_chunks:
+            self._clear()
+        if rules.rules_across_spaces:
+            return rules.document_words(text, partial(self._raw_tokens, rules))
+        chunks = text.split()
+        exposed: list[str] = []
         words: list[str] = []
-        for chunk in text.split():
+        for chunk in chunks:
             cached = cache.get(chunk)
             if cached is None:
-                cached = self._chunk_words(rules, chunk)
+                cached = self._chunk_words(rules, chunk, exposed)
             words += cached
-        return words
+        return self._across_spaces(rules, text, chunks, words, exposed) if exposed else words
 
 
 if __name__ == "__main__":  # python -m smolprep.text.spacy_words en [fr ...]: refresh the stored rules

