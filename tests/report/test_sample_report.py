@@ -103,3 +103,11 @@ def test_mixture_against_the_budget(sample_report, tokenizer_path) -> None:
         assert d["weight"] == spec.weight
         assert d["tokens_target"] == round(spec.weight * BUDGET)
         assert d["epochs"] == pytest.approx(spec.weight * BUDGET / d["tokens_out"], abs=1e-4)
+
+
+def test_the_manifest_names_the_pinned_config_and_the_config_file(sample_report, sample_run) -> None:
+    stage, manifest = sample_report
+    pinned = json.loads(sample_run.layout.run_json.read_text())
+    assert manifest["config_hash"] == pinned["config_hash"]  # what a relaunch is compared with
+    assert manifest["config_file_hash"] == stage.config_hash == pinned["config_file_hash"]
+    assert manifest["config_hash"] != manifest["config_file_hash"]

@@ -20,6 +20,7 @@ from smolprep.plan import StagePlan
 from smolprep.report.accounting import StepAccount, account_step
 from smolprep.report.tokens import MAX_TOKENIZED_BYTES, OutputScan, TokenCounter, scan_output
 from smolprep.state.layout import RunLayout
+from smolprep.state.run import read_pinned
 from smolprep.summary import (
     BlockCounters,
     SkippedFile,
@@ -197,7 +198,8 @@ def build_manifest(
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "smolprep_version": __version__,
         "config": str(Path(stage.source_file).resolve()) if stage.source_file else "",
-        "config_hash": stage.config_hash,
+        "config_file_hash": stage.config_hash,
+        "config_hash": _pinned_config_hash(layout),
         "stage_dir": str(layout.stage_dir),
         "complete": all(a.complete for a in accounts),
         "tokens": counter.describe(),
@@ -210,6 +212,12 @@ def build_manifest(
         "datasets": datasets,
     }
     return manifest, accounts
+
+
+def _pinned_config_hash(layout: RunLayout) -> str | None:
+    """run.json's hash of the resolved, output-affecting config: the one a relaunch is compared with."""
+    pinned = read_pinned(layout)
+    return pinned.data.get("config_hash") if pinned is not None else None
 
 
 def _dataset_json(account: DatasetAccount, row: MixtureRow, total: int, warnings: list[str]) -> dict:
