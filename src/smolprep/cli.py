@@ -22,6 +22,7 @@ from rich.table import Table
 from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.profile import ClusterProfile, available_profiles, load_profile
 from smolprep.config.stage import MAX_TASKS_PER_STEP, StageConfig, load_stage_config, task_count_issues
+from smolprep.filters.lid_model import LidModelNotFoundError
 from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
 from smolprep.pipelines.build import FilterResources, check_buildable
@@ -77,7 +78,11 @@ class UsageError(Exception):
 def _common_options(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--stage", metavar="N", help="stage number: reads configs/stage<N>.yaml")
-    which.add_argument("--config", metavar="PATH", help="a stage config YAML (see docs/config.md)")
+    which.add_argument(
+        "--config",
+        metavar="PATH",
+        help="a stage config YAML (see docs/config.md), or the name of a shipped one: sample",
+    )
     parser.add_argument(
         "--cluster",
         metavar="NAME",
@@ -243,8 +248,14 @@ def _main(argv: list[str] | None) -> int:
 
 
 def resolve_config_path(args: argparse.Namespace) -> Path:
+    """--config PATH, or the name of a shipped config (`--config sample`: configs/sample.yaml, also when
+    smolprep is installed without the checkout), or --stage N (configs/stage<N>.yaml)."""
     if args.config:
-        return Path(args.config)
+        path = Path(args.config)
+        shipped = configs_dir() / f"{args.config}.yaml"
+        if not path.is_file() and path.suffix == "" and path.name == args.config and shipped.is_file():
+            return shipped
+        return path
     if args.stage:
         path = configs_dir() / f"stage{args.stage}.yaml"
         if not path.is_file():
@@ -519,6 +530,8 @@ def render_submission(console: Console, target: SlurmStage, outcome: SubmitOutco
 def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
     try:
         return FilterResources.load(stage, profile.lid_model)
+    except LidModelNotFoundError as err:  # an install problem, not the config's: one line with the fix
+        raise UsageError(f"no language-ID model: {' '.join(str(err).split())}") from None
     except (OSError, ValueError) as err:
         raise ConfigError(
             [
