@@ -81,6 +81,7 @@ def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tm
     )
     assert result.returncode == 0, result.stderr
     assert "41 datasets, 205 steps" in result.stdout
+    assert "warning:" not in result.stdout, "every dataset's pipelines build (word tokenizers installed)"
     assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
     assert not (tmp_path / "o").exists()
     stage = load_stage_config(root / "configs" / "stage1.yaml")

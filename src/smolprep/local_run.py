@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from smolprep.config.stage import StageConfig
+from smolprep.filters.gopher import tokenizer_language
 from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.pipelines.local_executor import RecordingLocalExecutor, error_line
 from smolprep.plan import StagePlan, StepPlan
@@ -104,7 +105,7 @@ def word_languages(stage: StageConfig, plan: StagePlan) -> list[str]:
     codes: set[str] = set()
     for name in plan.datasets():
         spec = stage.dataset(name)
-        codes.update(spec.language if spec.kind != "code" else ["en"])
+        codes.update(map(tokenizer_language, spec.language) if spec.kind != "code" else ["en"])
     return sorted(codes)
 
 

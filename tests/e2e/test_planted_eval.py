@@ -102,10 +102,17 @@ def _fraction(ids: set[str], kept: dict) -> float:
     return len(ids & set(kept)) / len(ids)
 
 
+def _clean_kept(planted: Planted, kept: dict) -> float:
+    """Fraction of the clean documents kept; one whose planted copy was kept in its place (MinHash keeps one
+    document of a group, whichever the shuffled order puts first) counts as kept."""
+    group_of = {doc_id: group for group in planted.groups for doc_id in group}
+    return sum(bool(group_of.get(i, {i}) & set(kept)) for i in planted.clean) / len(planted.clean)
+
+
 def test_clean_documents_are_kept(evaluation):
     _, planted, kept, _ = evaluation
-    assert _fraction(planted["en"].clean, kept["en"]) >= 0.8
-    assert _fraction(planted["vi"].clean, kept["vi"]) >= 0.6
+    assert _clean_kept(planted["en"], kept["en"]) >= 0.8
+    assert _clean_kept(planted["vi"], kept["vi"]) >= 0.6
 
 
 def test_duplicate_groups_leave_exactly_one(evaluation):

@@ -141,4 +141,6 @@ def test_web_filter_step_decides_like_stock_on_mixed_english_vietnamese() -> Non
     expected = [decide(stock, t) for t in texts]
     assert [decide(ours, t) for t in texts] == expected
     assert len(texts) == 896
-    assert 250 < sum(r is True for r in expected) < 600
+    assert 150 < sum(r is True for r in expected) < 600
+    # Vietnamese has FineWeb-2's whole chain: its FineWeb quality rules decide part of the sample
+    assert {(False, "line_punct_ratio"), (False, "list_ratio")} <= set(expected)

@@ -33,8 +33,8 @@ def test_vietnamese_repetition_is_fineweb2() -> None:
     assert params.dup_line_frac == 0.293
     assert params.top_n_grams == ((2, 0.223), (3, 0.197), (4, 0.171))
     assert params.dup_n_grams == ((5, 0.178), (6, 0.163), (7, 0.15), (8, 0.136), (9, 0.124), (10, 0.111))
-    # not given by FineWeb-2's file: datatrove's defaults
-    assert (params.dup_para_frac, params.dup_line_char_frac, params.dup_para_char_frac) == (0.3, 0.2, 0.2)
+    # not given by FineWeb-2's file: fineweb-2-pipeline.py turns them off (0)
+    assert (params.dup_para_frac, params.dup_line_char_frac, params.dup_para_char_frac) == (0, 0, 0)
 
 
 def test_vietnamese_quality_is_fineweb2() -> None:
@@ -52,11 +52,11 @@ def test_glotlid_codes_are_aliases() -> None:
     assert repetition_params("eng_Latn") == repetition_params("en")
 
 
-def test_other_languages_have_no_stop_word_rule() -> None:
-    params = quality_params("fr")
+def test_languages_outside_the_table_have_no_stop_word_rule() -> None:
+    params = quality_params("nl")  # a lid.176 label without FineWeb-2 values in smolprep
     assert params.min_stop_words is None
     assert dataclasses.replace(params, min_stop_words=2, stop_words=tuple(STOP_WORDS)) == quality_params("en")
-    assert repetition_params("fr") == RepetitionParams()
+    assert repetition_params("nl") == RepetitionParams()
 
 
 @pytest.mark.parametrize("language", ["en", "vi", "fr"])

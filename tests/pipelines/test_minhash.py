@@ -108,3 +108,21 @@ def test_step_pickles_small_after_use(tmp_path: Path) -> None:
     assert len(payload) < 100_000
     restored = dill.loads(payload)
     assert restored.get_signature(restored.get_shingles(text)) == before
+
+
+@pytest.mark.parametrize(("iso", "code"), [("zh", "cmn_Hani"), ("hi", "hin_Deva"), ("vi", "vie_Latn")])
+def test_signatures_split_words_with_the_fineweb2_code(tmp_path, iso, code):
+    from smolprep.config.stage import parse_stage_config
+    from smolprep.local_run import word_languages
+    from smolprep.pipelines.build import FilterResources, build_step
+    from smolprep.plan import plan_stage
+    from smolprep.state.layout import RunLayout
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.jsonl").write_text('{"text": "x"}\n')
+    raw = {"name": "s", "datasets": [{"name": "d", "path": "d", "language": iso}]}
+    stage = parse_stage_config(raw, tmp_path / "s.yaml")
+    resources = FilterResources.load(stage)
+    steps = build_step(stage, stage.datasets[0], "minhash-signatures", RunLayout(tmp_path, "s"), resources)
+    assert steps[-1].language == code  # never a bare ISO code: zh -> spaCy 'xx', hi -> Kurmanji Stanza
+    assert word_languages(stage, plan_stage(stage)) == [code]

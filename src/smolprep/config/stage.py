@@ -29,7 +29,7 @@ from smolprep.config.schema import (
     option,
     optional,
 )
-from smolprep.filters.lid_model import LID176_LANGUAGES
+from smolprep.filters.languages import fineweb2_code, known_codes, lid_label
 from smolprep.input_files import is_input_file
 
 KINDS = ("web", "code", "math")
@@ -49,16 +49,17 @@ def as_name(value: Any) -> str:
 
 
 def as_languages(value: Any) -> tuple[str, ...]:
+    """Language codes, ISO 639-1 (``fr``) or FineWeb-2 (``fra_Latn``), as lid.176 labels (``fr``)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
         raise BadValue("a language code or a list of them, e.g. en or [en, vi]")
-    unknown = [x for x in items if x not in LID176_LANGUAGES]
+    unknown = [x for x in items if fineweb2_code(x) is None]
     if unknown:
         raise BadValue(
-            "ISO 639-1 codes known to the fastText lid.176 model (en, vi, fr, zh, ...)",
+            f"language codes smolprep has filter settings for: {', '.join(known_codes())}",
             f"unknown: {', '.join(unknown)}",
         )
-    return tuple(dict.fromkeys(items))
+    return tuple(dict.fromkeys(lid_label(x) for x in items))
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class DatasetSpec:
         convert=as_choice(*KINDS),
     )
     language: tuple[str, ...] = option(
-        "language code(s) to keep, e.g. en or [en, vi]; other languages are removed",
+        "language code(s) to keep, ISO 639-1 or FineWeb-2, e.g. en, [en, vi] or cmn_Hani; other languages are removed",
         ("en",),
         convert=as_languages,
     )

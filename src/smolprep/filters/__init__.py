@@ -6,13 +6,18 @@ document, so datatrove's stats count ``dropped_<reason>``.
 
 from smolprep.filters.code import CodeSanityFilter
 from smolprep.filters.fast_lid import FastLanguageIdFilter
+from smolprep.filters.fineweb_quality import LanguageAwareFineWebQualityFilter
 from smolprep.filters.gopher import LanguageAwareGopherQualityFilter, LanguageAwareGopherRepetitionFilter
 from smolprep.filters.language import LanguageIdFilter
+from smolprep.filters.languages import FINEWEB2_CODES, UnknownLanguageError, fineweb2_code, lid_label
 from smolprep.filters.lid_model import LID176_LANGUAGES, LidModelNotFoundError, default_lid_model_path
 from smolprep.filters.params import (
     KINDS,
+    FineWebQualityParams,
     QualityParams,
     RepetitionParams,
+    fineweb_quality_params,
+    language_score,
     normalize_language,
     quality_params,
     repetition_params,
@@ -20,10 +25,13 @@ from smolprep.filters.params import (
 from smolprep.filters.spam import PhraseListError, SpamFilter, load_phrase_lists
 
 __all__ = [
+    "FINEWEB2_CODES",
     "KINDS",
     "LID176_LANGUAGES",
     "CodeSanityFilter",
     "FastLanguageIdFilter",
+    "FineWebQualityParams",
+    "LanguageAwareFineWebQualityFilter",
     "LanguageAwareGopherQualityFilter",
     "LanguageAwareGopherRepetitionFilter",
     "LanguageIdFilter",
@@ -32,7 +40,12 @@ __all__ = [
     "QualityParams",
     "RepetitionParams",
     "SpamFilter",
+    "UnknownLanguageError",
     "default_lid_model_path",
+    "fineweb2_code",
+    "fineweb_quality_params",
+    "language_score",
+    "lid_label",
     "load_phrase_lists",
     "normalize_language",
     "quality_params",

@@ -3,15 +3,17 @@
 datatrove's Gopher filters take one parameter set and one word tokenizer for a whole pipeline; stock
 ``GopherQualityFilter()`` uses English stop words and drops nearly every Vietnamese document. These wrappers
 read ``doc.metadata["language"]`` (set by ``LanguageIdFilter``; ``default_language`` when absent), pick that
-language's parameters from ``smolprep.filters.params`` and delegate to a filter built for that language
-(with ``language=`` so it splits words like that language's datatrove tokenizer, e.g. pyvi for Vietnamese).
+language's parameters from ``smolprep.filters.params`` and delegate to a filter built for that language,
+with ``language=`` its FineWeb-2 code (``vie_Latn``, ``cmn_Hani``, ...), so that datatrove splits its words
+with the tokenizer it assigns to that code (pyvi for Vietnamese, jieba for Chinese, ...).
 
 The delegates are ``FastGopherRepetitionFilter`` / ``FastGopherQualityFilter`` (``fast_gopher.py``):
 subclasses of datatrove's filters with the same decisions and reason labels (``dup_line_frac``,
 ``top_2_gram``, ``duplicated_5_n_grams``, ... for repetition; ``gopher_short_doc``,
 ``gopher_enough_stop_words``, ... for quality), computed several times faster, with the words of a
-document computed once for both. ``smolprep.filters.stock`` has the same wrappers around datatrove's own
-classes (the reference the tests and the benchmark compare with).
+document computed once for both (and for the FineWeb quality filter that runs between them,
+``fineweb_quality.py``). ``smolprep.filters.stock`` has the same wrappers around datatrove's own classes
+(the reference the tests and the benchmark compare with).
 
 Per-language filters are built on first use and cached; they are dropped when the step is pickled.
 """
@@ -27,12 +29,19 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.word_tokenizers import load_tokenizer_assignments
 
 from smolprep.filters.fast_gopher import FastGopherQualityFilter, FastGopherRepetitionFilter
+from smolprep.filters.languages import fineweb2_code
 from smolprep.filters.params import normalize_language, quality_params, repetition_params
+
+
+def tokenizer_language(language: str) -> str:
+    """The code to give datatrove's ``language=`` for ``language``: its FineWeb-2 code when it has one
+    (``zh`` -> ``cmn_Hani``), else the code as given."""
+    return fineweb2_code(language) or language
 
 
 def has_word_tokenizer(language: str) -> bool:
     """Whether datatrove assigns a word tokenizer to ``language``."""
-    return language in load_tokenizer_assignments()
+    return tokenizer_language(language) in load_tokenizer_assignments()
 
 
 class _LanguageAwareGopherFilter(BaseFilter):
@@ -51,7 +60,7 @@ class _LanguageAwareGopherFilter(BaseFilter):
                 f"{default_language!r}. Use a code from datatrove's tokenizer_assignment.csv, "
                 "e.g. 'en' or 'vi'."
             )
-        self._delegates: dict[str, BaseFilter] = {}
+        self._delegates: dict[str, BaseFilter | None] = {}
 
     @abstractmethod
     def _params(self, language: str) -> Any:
@@ -61,22 +70,26 @@ class _LanguageAwareGopherFilter(BaseFilter):
     def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
         """A datatrove filter with ``params`` that splits words like ``tokenizer_language``."""
 
-    def _build_delegate(self, language: str) -> BaseFilter:
+    def _build_delegate(self, language: str) -> BaseFilter | None:
+        params = self._params(language)
+        if params is None:
+            return None  # this filter does not run for the language
         # A language datatrove cannot split into words (lid.176's 'bh', 'tl') keeps its own thresholds but
         # borrows the default language's tokenizer.
-        tokenizer_language = language if has_word_tokenizer(language) else self.default_language
-        return self._new_filter(self._params(language), tokenizer_language)
+        words_of = language if has_word_tokenizer(language) else self.default_language
+        return self._new_filter(params, tokenizer_language(words_of))
 
-    def delegate_for(self, language: str) -> BaseFilter:
-        """The datatrove filter used for documents in ``language`` (built once, then cached)."""
+    def delegate_for(self, language: str) -> BaseFilter | None:
+        """The datatrove filter used for documents in ``language`` (built once, then cached); None when
+        the filter does not run for that language."""
         language = normalize_language(language)
-        delegate = self._delegates.get(language)
-        if delegate is None:
-            delegate = self._delegates[language] = self._build_delegate(language)
-        return delegate
+        if language not in self._delegates:
+            self._delegates[language] = self._build_delegate(language)
+        return self._delegates[language]
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        return self.delegate_for(doc.metadata.get("language") or self.default_language).filter(doc)
+        delegate = self.delegate_for(doc.metadata.get("language") or self.default_language)
+        return True if delegate is None else delegate.filter(doc)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

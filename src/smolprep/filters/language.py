@@ -9,14 +9,13 @@ Differences from datatrove's ``LanguageFilter``:
   language-aware Gopher filters read;
 - one threshold per language.
 
-Thresholds: 0.65 for every language, datatrove's default. FineWeb-2's 0.802 for Vietnamese was calibrated
-on GlotLID scores and does not carry over to lid.176. On Vietnamese written with diacritics lid.176 is very
-confident: we observed 0.996-0.999 on paragraphs of 33-169 words (history, farming, economy news, school
-maths), 0.93 on sentences of 6 and 12 words, 0.96-0.99 on sentences mixed with English product or tech
-words, and 0.85 on the two words "Xin chào". Vietnamese written without diacritics is not recognised as
-Vietnamese at all (best label "es" at 0.14), and no threshold can rescue it. Raising the Vietnamese
-threshold to 0.802 would not have changed any of these decisions, so we keep one rule for all languages;
-pass ``thresholds={"vi": ...}`` to change it.
+Thresholds: ``default_threshold`` 0.65 (datatrove's default) unless ``thresholds`` names one. The pipelines
+pass each language's ``language_score`` from FineWeb-2 (``smolprep.filters.params.language_score``: 0.802 for
+Vietnamese, 0.65 for English). FineWeb-2 calibrated those on GlotLID scores; on lid.176 they are an
+approximation. On Vietnamese written with diacritics lid.176 is very confident: we observed 0.996-0.999 on
+paragraphs of 33-169 words, 0.93 on sentences of 6 and 12 words, 0.96-0.99 on sentences mixed with English
+product or tech words, and 0.85 on the two words "Xin chào". Vietnamese written without diacritics is not
+recognised as Vietnamese at all (best label "es" at 0.14), and no threshold can rescue it.
 
 Reasons: ``wrong_language`` (best label not wanted), ``low_language_score`` (wanted, but below threshold).
 """

@@ -1,10 +1,10 @@
 """The reference: the same filter steps built on datatrove's own Gopher classes.
 
 This is what smolprep ran before its filters were made faster, and what "stock datatrove with per-language
-Gopher settings" means in ``docs/performance.md``: our ``LanguageIdFilter`` (lid.176; keep-if-best-label
-decisions), datatrove's ``GopherRepetitionFilter`` and ``GopherQualityFilter`` built per document language with
-the parameters of ``smolprep.filters.params`` and ``language=`` that language (datatrove's spaCy / pyvi word
-tokenizers), and our ``SpamFilter``. The tests and ``bench/`` compare smolprep's steps with these, document by
+settings" means in ``docs/performance.md``: our ``LanguageIdFilter`` (lid.176; keep-if-best-label decisions,
+each language's minimum score), datatrove's ``GopherRepetitionFilter``, ``FineWebQualityFilter`` and
+``GopherQualityFilter`` built per document language with the parameters of ``smolprep.filters.params`` and
+``language=`` that language's FineWeb-2 code (datatrove's word tokenizer for it), and our ``SpamFilter``. The tests and ``bench/`` compare smolprep's steps with these, document by
 document; nothing in the production pipelines uses this module.
 """
 
@@ -15,12 +15,15 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
 from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
 
 from smolprep.filters.code import CodeSanityFilter
+from smolprep.filters.fineweb_quality import LanguageAwareFineWebQualityFilter
 from smolprep.filters.gopher import LanguageAwareGopherQualityFilter, LanguageAwareGopherRepetitionFilter
 from smolprep.filters.language import LanguageIdFilter
+from smolprep.filters.params import language_score
 from smolprep.filters.spam import SpamFilter
 
 
@@ -31,6 +34,15 @@ class StockGopherRepetitionFilter(LanguageAwareGopherRepetitionFilter):
 
     def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
         return GopherRepetitionFilter(**params.as_kwargs(), language=tokenizer_language)
+
+
+class StockFineWebQualityFilter(LanguageAwareFineWebQualityFilter):
+    """Per-language wrapper around datatrove's own ``FineWebQualityFilter``."""
+
+    name = "🍷 FineWeb Quality (datatrove, per language)"
+
+    def _new_filter(self, params: Any, tokenizer_language: str) -> BaseFilter:
+        return FineWebQualityFilter(**params.as_kwargs(), language=tokenizer_language)
 
 
 class StockGopherQualityFilter(LanguageAwareGopherQualityFilter):
@@ -50,8 +62,11 @@ def stock_prose_filters(
         return [CodeSanityFilter()]
     languages = list(languages)
     steps: list[PipelineStep] = [
-        LanguageIdFilter(languages, model_path=lid_model),
+        LanguageIdFilter(
+            languages, model_path=lid_model, thresholds={x: language_score(x) for x in languages}
+        ),
         StockGopherRepetitionFilter(default_language=languages[0], kind=kind),
+        StockFineWebQualityFilter(default_language=languages[0], kind=kind),
         StockGopherQualityFilter(default_language=languages[0], kind=kind),
     ]
     if kind == "web":

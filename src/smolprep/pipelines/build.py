@@ -24,12 +24,15 @@ from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters import (
     CodeSanityFilter,
     FastLanguageIdFilter,
+    LanguageAwareFineWebQualityFilter,
     LanguageAwareGopherQualityFilter,
     LanguageAwareGopherRepetitionFilter,
     SpamFilter,
     default_lid_model_path,
+    language_score,
     load_phrase_lists,
 )
+from smolprep.filters.gopher import tokenizer_language
 from smolprep.paths import default_spam_lists
 from smolprep.pipelines.guards import FilterGuard
 from smolprep.pipelines.intermediate import intermediate_reader
@@ -77,13 +80,16 @@ def minhash_config(stage: StageConfig) -> MinhashConfig:
 
 
 def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[PipelineStep]:
-    """The filters chosen by the dataset's kind."""
+    """The filters chosen by the dataset's kind: for web and math, FineWeb-2's chain with each document
+    language's values (``smolprep.filters.params``), then the spam filter for web."""
     if spec.kind == "code":
         return [CodeSanityFilter()]
     languages = list(spec.language)
+    thresholds = {language: language_score(language) for language in languages}
     steps: list[PipelineStep] = [
-        FastLanguageIdFilter(languages, model_path=resources.lid_model),
+        FastLanguageIdFilter(languages, model_path=resources.lid_model, thresholds=thresholds),
         LanguageAwareGopherRepetitionFilter(default_language=languages[0], kind=spec.kind),
+        LanguageAwareFineWebQualityFilter(default_language=languages[0], kind=spec.kind),
         LanguageAwareGopherQualityFilter(default_language=languages[0], kind=spec.kind),
     ]
     if spec.kind == "web":
@@ -132,7 +138,9 @@ def build_step(
     if step == "minhash-signatures":
         from smolprep.pipelines.minhash import FastMinhashDedupSignature
 
-        language = spec.language[0] if spec.kind != "code" else "en"
+        # words by datatrove's tokenizer for the FineWeb-2 code (a bare `zh` would get spaCy's 'xx', `hi` a
+        # Kurmanji Stanza model); code is shingled with English words
+        language = tokenizer_language(spec.language[0]) if spec.kind != "code" else "en"
         # datatrove's signature step and file format, bit-identical signatures, computed faster
         signature_step: type[MinhashDedupSignature] = FastMinhashDedupSignature
         return [

@@ -6,6 +6,7 @@ words as ``datatrove.utils.word_tokenizers.load_word_tokenizer(language)``:
 - ``vi``: ``PyviWords`` (pyvi's CRF replayed without spaCy and scikit-learn);
 - languages whose datatrove tokenizer is spaCy's rule-based tokenizer (``en``, ``fr``, ``de``, ...):
   ``SpacyChunkWords`` (spaCy's algorithm replayed per distinct whitespace-separated chunk, cached);
+- the codes that name the same tokenizer (``vi``, ``vie``, ``vie_Latn``) share one instance;
 - any other language: datatrove's own tokenizer.
 
 ``document_words(text, language)`` tokenizes a document once for all the steps that need its words: the
@@ -45,10 +46,21 @@ def word_tokenizer(language: str) -> WordSplitter:
     class_name, code = (*getattr(factory, "args", ()), None, None)[:2]
     if class_name == "SpaCyTokenizer" and isinstance(code, str):
         if code == "vi":
-            return PyviWords()
+            return _pyvi_words()
         if code not in _SPACY_CUSTOM_TOKENIZERS:
-            return SpacyChunkWords(code)
+            return _spacy_chunk_words(code)
     return load_word_tokenizer(language)
+
+
+# one replay per spaCy language, whichever code names it ('vi' and 'vie_Latn' share one, warmed once)
+@cache
+def _pyvi_words() -> PyviWords:
+    return PyviWords()
+
+
+@cache
+def _spacy_chunk_words(code: str) -> SpacyChunkWords:
+    return SpacyChunkWords(code)
 
 
 _RECENT_SIZE = 4
