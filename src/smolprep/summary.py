@@ -159,11 +159,6 @@ def writer_total(blocks: list[BlockCounters]) -> int | None:
     return writers[-1].get("total") if writers else None
 
 
-def output_file(layout: RunLayout, dataset: str, rank: int) -> Path:
-    """The final file a task of the dataset's last step writes (`AtomicJsonlWriter`'s name)."""
-    return layout.data(dataset) / f"{rank:05d}.jsonl.gz"
-
-
 @dataclass(frozen=True)
 class FinalOutput:
     """The final documents on disk without reading them: per rank, the writer's count from the task's own
@@ -179,14 +174,14 @@ def final_output(layout: RunLayout, dataset: str, final_tasks: dict[int, list[Bl
     written = {rank: n for rank, blocks in final_tasks.items() if (n := writer_total(blocks)) is not None}
     if not written:
         return FinalOutput(None, {})
-    missing = {r: n for r, n in written.items() if n > 0 and not output_file(layout, dataset, r).is_file()}
+    missing = {r: n for r, n in written.items() if n > 0 and not layout.final_file(dataset, r).is_file()}
     return FinalOutput(sum(n for r, n in written.items() if r not in missing), missing)
 
 
 def missing_output_note(layout: RunLayout, dataset: str, step: str, ranks: Iterable[int]) -> str:
     """'1 output file missing (00002.jsonl.gz); delete its completion marker logs/.../00002 and relaunch'."""
     ranks = sorted(ranks)
-    names = ", ".join(output_file(layout, dataset, r).name for r in ranks)
+    names = ", ".join(layout.final_file(dataset, r).name for r in ranks)
     folder = layout.completions(dataset, step).relative_to(layout.stage_dir)
     markers = ", ".join(str(folder / f"{r:05d}") for r in ranks)
     if len(ranks) == 1:

@@ -27,7 +27,6 @@ from smolprep.summary import (
     final_output,
     merge_blocks,
     missing_output_note,
-    output_file,
     task_stats,
 )
 
@@ -163,7 +162,7 @@ def account_dataset(
         upstream = account.docs_out
     last = plan.for_dataset(name)[-1].step
     final = final_output(layout, name, tasks)
-    missing = {output_file(layout, name, rank).name: docs for rank, docs in final.missing.items()}
+    missing = {layout.final_file(name, rank).name: docs for rank, docs in final.missing.items()}
     note = missing_output_note(layout, name, last, final.missing) if final.missing else ""
     scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))
     return DatasetAccount(

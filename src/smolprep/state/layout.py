@@ -53,6 +53,10 @@ class RunLayout:
     def data(self, dataset: str) -> Path:
         return self.stage_dir / "data" / dataset
 
+    def final_file(self, dataset: str, rank: int) -> Path:
+        """The final file a task of the dataset's last step writes (`AtomicJsonlWriter`'s name)."""
+        return self.data(dataset) / f"{rank:05d}.jsonl.gz"
+
     def logs(self, dataset: str, step: str) -> Path:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
