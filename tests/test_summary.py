@@ -158,3 +158,17 @@ def test_out_counts_only_the_final_files_on_disk(tmp_path) -> None:
         "damaged: 1 output file missing (00001.jsonl.gz); delete its completion marker "
         "logs/code/filter/completions/00001 and relaunch"
     )
+
+
+@pytest.mark.parametrize("stats", ["", '[{"name": "📖 - READER', "half a file\x00"])
+def test_a_stats_file_without_its_completion_marker_is_not_read(tmp_path, stats) -> None:
+    """A task killed while datatrove writes its stats file (the pool stops the other workers when one task
+    fails) leaves a half-written file and no marker: that task did not finish, so the summary and the
+    report neither read nor count it, and the row says incomplete instead of failing on the file."""
+    layout, plan = synthetic_stage(tmp_path, tasks=2)
+    finish_task(layout, 0, code_task([30], dropped=2), 28)
+    finish_task(layout, 1, code_task([10], dropped=0), 10)
+    (layout.completions("code", "filter") / "00001").unlink()
+    (layout.logs("code", "filter") / "stats" / "00001.json").write_text(stats)
+    (row,) = stage_summary(layout, plan)
+    assert (row.docs_in, row.removed_filter, row.docs_out, row.state) == (30, 2, 28, "incomplete")

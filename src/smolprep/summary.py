@@ -143,10 +143,13 @@ def merge_stats_files(files: list[Path]) -> list[BlockCounters]:
 
 
 def task_stats(layout: RunLayout, dataset: str, step: str) -> dict[int, list[BlockCounters]]:
-    """rank -> its blocks, for every task of the step that wrote its stats file."""
+    """rank -> its blocks, for every finished task of the step. datatrove writes a task's stats file, then
+    its completion marker: a stats file without its marker belongs to a task that did not finish (killed,
+    perhaps while writing it) and is neither read nor counted; the task runs again on the next launch."""
     folder = layout.logs(dataset, step) / "stats"
+    finished = layout.completed_ranks(dataset, step)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    return {int(f.stem): read_stats_file(f) for f in files if f.stem.isdigit()}
+    return {int(f.stem): read_stats_file(f) for f in files if f.stem.isdigit() and int(f.stem) in finished}
 
 
 def step_blocks(layout: RunLayout, dataset: str, step: str) -> list[BlockCounters]:
