@@ -55,7 +55,11 @@ def test_unknown_dataset_selection_is_a_usage_error(root, capsys):
     assert "nope" in capsys.readouterr().err
 
 
-def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tmp_path):
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_stage_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tmp_path, number):
+    """`launch.py --stage N --partition cpu --dry-run` for each SmolLM3 stage: exit 0 with every dataset's
+    filters run on a probe text in its language (a missing tokenizer would exit 2), the plan and every
+    script, without Slurm and without writing anything."""
     env = {
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
@@ -68,7 +72,9 @@ def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tm
             sys.executable,
             str(root / "launch.py"),
             "--stage",
-            "1",
+            str(number),
+            "--partition",
+            "cpu",
             "--dry-run",
             "--output",
             str(tmp_path / "o"),
@@ -80,20 +86,23 @@ def test_stage1_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tm
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "41 datasets, 205 steps" in result.stdout
-    assert "warning:" not in result.stdout, "every dataset's pipelines build (word tokenizers installed)"
-    assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
-    assert not (tmp_path / "o").exists()
-    stage = load_stage_config(root / "configs" / "stage1.yaml")
+    stage = load_stage_config(root / "configs" / f"stage{number}.yaml")
     plan = plan_stage(stage)
+    assert f"{len(stage.datasets)} datasets, {len(plan.steps)} steps" in result.stdout
+    if number == 1:
+        assert "41 datasets, 205 steps" in result.stdout  # SmolLM3 stage 1's mixture
+    assert "warning:" not in result.stdout and "error" not in result.stderr
+    assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
+    assert result.stdout.count("#SBATCH --partition=cpu\n") == result.stdout.count("#!/bin/bash\n") > 0
+    assert not (tmp_path / "o").exists()
     fit = fit_plan(plan, cluster_limits(load_profile("slurm"), None), load_profile("slurm").max_tasks_per_job)
     per_job = fit.tasks_per_job
     chunks = sum(math.ceil(math.ceil(s.tasks / per_job[(s.dataset, s.step)]) / 1001) for s in plan.steps)
-    assert result.stdout.count("#!/bin/bash\n#SBATCH --job-name=smolprep-stage1-") == chunks
+    assert result.stdout.count(f"#!/bin/bash\n#SBATCH --job-name=smolprep-stage{number}-") == chunks
     assert f"peak queued {fit.peak_queued} of at most 5000: fits" in result.stdout
     for dataset in stage.datasets:
         for step in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter"):
-            assert f"#SBATCH --job-name=smolprep-stage1-{dataset.name}-{step}\n" in result.stdout
+            assert f"#SBATCH --job-name=smolprep-stage{number}-{dataset.name}-{step}\n" in result.stdout
 
 
 def test_help_explains_the_commands(capsys):

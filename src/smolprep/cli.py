@@ -25,7 +25,8 @@ from smolprep.config.stage import MAX_TASKS_PER_STEP, StageConfig, load_stage_co
 from smolprep.filters.lid_model import LidModelNotFoundError
 from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
-from smolprep.pipelines.build import FilterResources, check_buildable
+from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.probe import check_stage
 from smolprep.plan import StagePlan, plan_stage
 from smolprep.slurm import query
 from smolprep.slurm.limits import Fit, cluster_limits, fit_plan
@@ -287,7 +288,9 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--test-only goes with --dry-run")
     if args.dry_run:
         comparison = preflight(args, stage, layout, plan, resources)
-        problems = check_buildable(stage, layout, resources)
+        problems = check_stage(stage, layout, resources)
+        if problems:  # the real launch would be refused: so is the dry run
+            raise ConfigError(problems)
         render_plan(console, stage, plan, profile, layout)
         render_force_config(console, layout, comparison, done=False)
         code = EXIT_OK
@@ -296,10 +299,8 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
             code = render_scripts(console, SlurmStage(stage, plan, profile, layout, fit), args.test_only)
             style = "green" if fit.fits else "bold red"
             console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
-        for problem in problems:
-            console.print(f"[yellow]warning:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
         return code
-    problems = check_buildable(stage, layout, resources)
+    problems = check_stage(stage, layout, resources)
     if problems:
         raise ConfigError(problems)
     if args.wait and profile.executor != "slurm":

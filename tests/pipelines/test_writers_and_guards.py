@@ -116,3 +116,20 @@ def test_too_many_filter_errors_fail_the_task_loudly():
 def test_guard_pickles():
     guard = dill.loads(dill.dumps(FilterGuard(_Fragile())))
     assert guard.filter(Document(text="bad", id="x")) == (False, "filter_error")
+
+
+class _NoTokenizer(BaseFilter):
+    name = "needs a package"
+
+    def filter(self, doc):
+        raise ImportError("Japanese support requires SudachiPy and SudachiDict-core")
+
+
+def test_a_missing_package_fails_the_task_at_the_first_document():
+    """A package that cannot be imported is the machine's problem, not the document's: no document is
+    dropped as filter_error, the task fails at once with the import error."""
+    guard = FilterGuard(_NoTokenizer(), max_errors=100)
+    docs = [Document(text=f"doc {i}", id=str(i)) for i in range(5)]
+    with pytest.raises(ImportError, match="SudachiPy"):
+        list(guard.run(iter(docs)))
+    assert guard.stats.stats["dropped_filter_error"].total == 0

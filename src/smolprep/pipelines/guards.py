@@ -1,5 +1,7 @@
 """A filter that raises on one document drops that document (reason `filter_error`) instead of failing the
-task; after `max_errors` such documents in one task, the task fails loudly (something is broken)."""
+task; after `max_errors` such documents in one task, the task fails loudly (something is broken). A package
+that cannot be imported (a word tokenizer not installed on the node) is the machine's problem, not the
+document's: it fails the task at the first document, and no document is counted as dropped."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ class FilterGuard(BaseFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         try:
             return self.inner.filter(doc)
-        except TooManyFilterErrors:
+        except (TooManyFilterErrors, ImportError, MemoryError):
             raise
         except Exception as err:
             return self._failed(doc, err)
@@ -41,5 +43,7 @@ class FilterGuard(BaseFilter):
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
         try:
             return self.inner.filter_batch(batch)
+        except (ImportError, MemoryError):
+            raise
         except Exception:
             return [self.filter(doc) for doc in batch]  # find the document(s) that raise
