@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from smolprep.config.stage import StageConfig
+from smolprep.filters.chain import selected_filters
 from smolprep.filters.gopher import tokenizer_language
 from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.pipelines.local_executor import RecordingLocalExecutor, error_line
@@ -59,8 +60,8 @@ def run_local(
     os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
     from smolprep.pipelines.preload import children_die_with_me, warm_fork_server  # imports this module
 
-    prose = any(stage.dataset(name).kind != "code" for name in plan.datasets())
-    warm_fork_server(word_languages(stage, plan), resources.lid_model, lid=prose)
+    lid = any("language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets()))
+    warm_fork_server(word_languages(stage, plan), resources.lid_model, lid=lid)
     log_dir = layout.stage_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"

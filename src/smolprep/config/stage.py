@@ -8,6 +8,7 @@ anything is written or submitted. A config with only `name` and `datasets` (each
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import os
 import re
@@ -28,6 +29,15 @@ from smolprep.config.schema import (
     load_yaml,
     option,
     optional,
+)
+from smolprep.filters.chain import (
+    ALL_FILTERS,
+    FILTER_NAMES,
+    NO_FILTERS,
+    WORD_FILTERS,
+    chain_of,
+    chains_text,
+    kinds_running,
 )
 from smolprep.filters.languages import fineweb2_code, known_codes, lid_label
 from smolprep.input_files import is_input_file
@@ -60,6 +70,32 @@ def as_languages(value: Any) -> tuple[str, ...]:
             f"unknown: {', '.join(unknown)}",
         )
     return tuple(dict.fromkeys(lid_label(x) for x in items))
+
+
+_FILTERS_EXPECTED = (
+    f"a list of filter names of the dataset's kind ({chains_text()}), `{NO_FILTERS}` (no filter) "
+    f"or `{ALL_FILTERS}` (the kind's full chain, the default)"
+)
+
+
+def as_filters(value: Any) -> tuple[str, ...] | None:
+    """`filters:` as written: a name or a list of names (checked against the kind later), `none` -> (),
+    `all` -> None (the kind's full chain)."""
+    if value == NO_FILTERS:
+        return ()
+    if value == ALL_FILTERS:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if value is None or (isinstance(items, list) and not items):
+        raise BadValue(
+            _FILTERS_EXPECTED,
+            f"write `filters: {NO_FILTERS}` to run no filter, or remove the key for the kind's full chain",
+        )
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise BadValue(_FILTERS_EXPECTED, "e.g. filters: [language]")
+    if {NO_FILTERS, ALL_FILTERS} & set(items):
+        raise BadValue(_FILTERS_EXPECTED, f"write `{NO_FILTERS}` or `{ALL_FILTERS}` alone, not in a list")
+    return tuple(dict.fromkeys(items))
 
 
 @dataclass(frozen=True)
@@ -97,6 +133,12 @@ class DatasetSpec:
         "web (language ID + Gopher + spam), math (formula-friendly quality), or code (no prose filters)",
         "web",
         convert=as_choice(*KINDS),
+    )
+    filters: tuple[str, ...] | None = option(
+        f"filters the `filter` step runs, in the chain's order ({chains_text()}); `{NO_FILTERS}` for none; "
+        f"absent or `{ALL_FILTERS}`: the kind's full chain",
+        None,
+        convert=as_filters,
     )
     language: tuple[str, ...] = option(
         "language code(s) to keep, ISO 639-1 or FineWeb-2, e.g. en, [en, vi] or cmn_Hani; other languages are removed",
@@ -326,6 +368,7 @@ def _parse_datasets(reader: MappingReader, raw: Any, file: Path) -> tuple[Datase
 
 def _check_dataset(reader: MappingReader, spec: DatasetSpec, key: str, file: Path) -> DatasetSpec | None:
     before = len(reader.issues)
+    spec = _check_filters(reader, spec, key)
     if (spec.source is None) == (spec.path is None):
         reader.issue(
             key,
@@ -342,6 +385,42 @@ def _check_dataset(reader: MappingReader, spec: DatasetSpec, key: str, file: Pat
         return spec if len(reader.issues) == before else None
     local = _check_local(reader, spec, key, file)
     return local if local is not None and len(reader.issues) == before else None
+
+
+def _check_filters(reader: MappingReader, spec: DatasetSpec, key: str) -> DatasetSpec:
+    """`filters` must name filters of the dataset's kind. Returns the spec with them in the chain's order,
+    and None (the default) when they are the whole chain."""
+    if spec.filters is None:
+        return spec
+    chain = chain_of(spec.kind)
+    foreign = [name for name in spec.filters if name not in chain]
+    if foreign:
+        reader.issue(
+            f"{key}.filters",
+            list(spec.filters),
+            f"names of the filters a {spec.kind} dataset runs: {', '.join(chain)}; or `{NO_FILTERS}`",
+            "; ".join(_foreign_filter_fix(name) for name in foreign),
+        )
+        return spec
+    chosen = tuple(name for name in chain if name in spec.filters)
+    if len(spec.language) > 1 and WORD_FILTERS & set(chosen) and "language" not in chosen:
+        reader.issue(
+            f"{key}.filters",
+            list(spec.filters),
+            f"`language` among the filters of a dataset of several languages ({', '.join(spec.language)}): "
+            "repetition, fineweb-quality and gopher-quality judge each document by the language it tags",
+            "add `language` (without it every document would be judged as "
+            f"{spec.language[0]!r}), or give the dataset one language",
+        )
+    return dataclasses.replace(spec, filters=None if chosen == chain else chosen)
+
+
+def _foreign_filter_fix(name: str) -> str:
+    kinds = kinds_running(name)
+    if kinds:
+        return f"{name!r} runs only on {' and '.join(kinds)} datasets: remove it"
+    close = difflib.get_close_matches(name, list(FILTER_NAMES), n=1)
+    return f"{name!r} is no filter" + (f": did you mean {close[0]!r}?" if close else "")
 
 
 def _check_local(reader: MappingReader, spec: DatasetSpec, key: str, file: Path) -> DatasetSpec | None:

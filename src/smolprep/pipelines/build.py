@@ -7,6 +7,7 @@ A dataset with `dedup: false` has only `filter`, which then writes the final out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupSignature,
 )
 
-from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters import (
     CodeSanityFilter,
@@ -32,6 +32,7 @@ from smolprep.filters import (
     language_score,
     load_phrase_lists,
 )
+from smolprep.filters.chain import selected_filters
 from smolprep.filters.gopher import tokenizer_language
 from smolprep.paths import default_spam_lists
 from smolprep.pipelines.guards import FilterGuard
@@ -80,21 +81,29 @@ def minhash_config(stage: StageConfig) -> MinhashConfig:
 
 
 def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[PipelineStep]:
-    """The filters chosen by the dataset's kind: for web and math, FineWeb-2's chain with each document
-    language's values (``smolprep.filters.params``), then the spam filter for web."""
-    if spec.kind == "code":
-        return [CodeSanityFilter()]
+    """The dataset's filters: its `filters` or, by default, its kind's whole chain (``smolprep.filters.chain``),
+    in the chain's order. For web and math, FineWeb-2's chain with each document language's values
+    (``smolprep.filters.params``), then the spam filter for web; for code, the sanity checks."""
     languages = list(spec.language)
-    thresholds = {language: language_score(language) for language in languages}
-    steps: list[PipelineStep] = [
-        FastLanguageIdFilter(languages, model_path=resources.lid_model, thresholds=thresholds),
-        LanguageAwareGopherRepetitionFilter(default_language=languages[0], kind=spec.kind),
-        LanguageAwareFineWebQualityFilter(default_language=languages[0], kind=spec.kind),
-        LanguageAwareGopherQualityFilter(default_language=languages[0], kind=spec.kind),
-    ]
-    if spec.kind == "web":
-        steps.append(SpamFilter(resources.spam_phrases))
-    return steps
+    builders: dict[str, Callable[[], PipelineStep]] = {
+        "language": lambda: FastLanguageIdFilter(
+            languages,
+            model_path=resources.lid_model,
+            thresholds={language: language_score(language) for language in languages},
+        ),
+        "repetition": lambda: LanguageAwareGopherRepetitionFilter(
+            default_language=languages[0], kind=spec.kind
+        ),
+        "fineweb-quality": lambda: LanguageAwareFineWebQualityFilter(
+            default_language=languages[0], kind=spec.kind
+        ),
+        "gopher-quality": lambda: LanguageAwareGopherQualityFilter(
+            default_language=languages[0], kind=spec.kind
+        ),
+        "spam": lambda: SpamFilter(resources.spam_phrases),
+        "code-sanity": CodeSanityFilter,
+    }
+    return [builders[name]() for name in selected_filters(spec.kind, spec.filters)]
 
 
 def damage_repair(spec: DatasetSpec, layout: RunLayout) -> str:
@@ -156,26 +165,3 @@ def build_step(
         MinhashDedupFilter(remove),
         AtomicJsonlWriter(final),
     ]
-
-
-def check_buildable(stage: StageConfig, layout: RunLayout, resources: FilterResources) -> list[ConfigIssue]:
-    """Build every step's pipeline once, so that a missing word tokenizer (e.g. kiwipiepy for Korean) or a
-    bad parameter is reported before anything runs or is submitted."""
-    issues: list[ConfigIssue] = []
-    file = Path(stage.source_file)
-    for index, spec in enumerate(stage.datasets):
-        for step in dataset_steps(spec):
-            try:
-                build_step(stage, spec, step, layout, resources)
-            except (ImportError, ValueError) as err:
-                issues.append(
-                    ConfigIssue(
-                        file,
-                        f"datasets[{index}] ({spec.name}) step {step}",
-                        ",".join(spec.language),
-                        "a pipeline that can be built on this machine",
-                        str(err).strip().splitlines()[0],
-                    )
-                )
-                break
-    return issues

@@ -1,10 +1,12 @@
 """What a step's output depends on, so that run.json can pin it and a relaunch can tell what changed.
 
 A dataset's *settings* are everything that changes its documents: its own keys (source, subset, split,
-path, format, glob, text_key, id_key, kind, language, weight, tasks, sample_rate, max_docs, dedup), the
-stage's `seed`, the MinHash settings when it is deduplicated, and the identity of the files its filters
-load: the spam phrases (a hash of the loaded phrases; web datasets) and the language-ID model (its path and
-size; web and math datasets). The description, token budget, tokenizer, `--workers` and every cluster
+path, format, glob, text_key, id_key, kind, filters, language, weight, tasks, sample_rate, max_docs,
+dedup), the stage's `seed`, the MinHash settings when it is deduplicated, and the identity of the files its
+filters load: the spam phrases (a hash of the loaded phrases; when it runs the spam filter) and the
+language-ID model (its path and size; when it runs language ID). `filters` is pinned only when it is not
+the default (the kind's full chain): runs pinned before the key existed keep their settings and
+fingerprints. The description, token budget, tokenizer, `--workers` and every cluster
 setting but the language-ID model change no output and are left out.
 
 A step's *fingerprint* hashes the settings that step reads, its task count and the fingerprint of the step
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from smolprep.config.stage import DatasetSpec, MinhashSettings, StageConfig
+from smolprep.filters.chain import selected_filters
 from smolprep.filters.lid_model import default_lid_model_path
 from smolprep.pipelines.build import FilterResources
 
@@ -36,6 +39,7 @@ DATASET_KEYS = (
     "text_key",
     "id_key",
     "kind",
+    "filters",
     "language",
     "weight",
     "tasks",
@@ -43,6 +47,9 @@ DATASET_KEYS = (
     "max_docs",
     "dedup",
 )
+# dataset keys added after runs were pinned: in the settings (and a step's inputs) only when set, so that
+# an older run.json, which lacks them, still matches a config that leaves them at their default
+PINNED_WHEN_SET = frozenset({"filters"})
 STAGE_KEYS = (
     "seed",
     "spam_lists",
@@ -100,13 +107,17 @@ def _size(path: Path) -> str:
 def dataset_settings(stage: StageConfig, spec: DatasetSpec, files: LoadedFiles) -> dict[str, Any]:
     """The output-affecting settings of one dataset, as plain JSON values (what run.json pins)."""
     settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS}
+    for key in PINNED_WHEN_SET:
+        if settings[key] is None:
+            del settings[key]
     settings["seed"] = stage.seed
     if spec.dedup:
         for f in dataclasses.fields(MinhashSettings):
             settings[f"minhash.{f.name}"] = getattr(stage.minhash, f.name)
-    if spec.kind == "web":
+    filters = selected_filters(spec.kind, spec.filters)
+    if "spam" in filters:
         settings["spam_lists"] = files.spam_lists
-    if spec.kind != "code" and files.lid_model is not None:
+    if "language" in filters and files.lid_model is not None:
         settings["lid_model"] = files.lid_model
     return json.loads(canonical(settings))
 
@@ -118,7 +129,11 @@ def step_fingerprints(settings: dict[str, Any], steps: Sequence[tuple[str, int]]
     for step, tasks in steps:
         if step not in STEP_INPUTS:
             raise KeyError(f"step {step!r} has no entry in STEP_INPUTS: say which settings it reads")
-        inputs = {key: settings.get(key) for key in STEP_INPUTS[step]}
+        inputs = {
+            key: settings.get(key)
+            for key in STEP_INPUTS[step]
+            if key in settings or key not in PINNED_WHEN_SET
+        }
         payload = {"step": step, "tasks": tasks, "upstream": upstream, "inputs": inputs}
         upstream = fingerprints[step] = sha256(payload)
     return fingerprints

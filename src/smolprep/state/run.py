@@ -205,7 +205,7 @@ def _changed_settings(
     layout: RunLayout, stage: StageConfig, dataset: str, before: dict[str, Any], now: dict[str, Any]
 ) -> list[ConfigIssue]:
     """One issue per setting that differs. A stage-level setting that only one side has (it came or went
-    with `kind` or `dedup`, which are shown) is left out."""
+    with `kind`, `filters` or `dedup`, which are shown) is left out."""
     keys = sorted(set(before) | set(now), key=lambda k: _KEY_ORDER.get(k, len(_KEY_ORDER)))
     return [
         ChangedSetting(
