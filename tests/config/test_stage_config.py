@@ -188,3 +188,20 @@ def test_config_reference_documents_every_key_and_the_task_bound(root):
             if "help" in field.metadata:
                 assert f"| `{field.name}` |" in doc, f"docs/config.md lacks {cls.__name__}.{field.name}"
     assert f"{MAX_TASKS_PER_STEP:,}" in doc and "--force-config" in doc
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_a_missing_folder_names_each_place_looked_in_once(tmp_path, monkeypatch, absolute) -> None:
+    """An absolute path is looked for in one place, so the message names it once; a relative one next to
+    the config and in the working directory."""
+    monkeypatch.chdir(tmp_path / ".." if not absolute else tmp_path)
+    missing = tmp_path / "nowhere" if absolute else Path("nowhere")
+    config = tmp_path / "stage.yaml"
+    config.write_text(f"name: s\ndatasets:\n  - {{name: en, path: {missing}}}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_stage_config(config)
+    fix = raised.value.issues[0].fix
+    if absolute:
+        assert fix == f"looked in {tmp_path / 'nowhere'}"
+    else:
+        assert fix == f"looked in {tmp_path / 'nowhere'} and {(tmp_path / '..' / 'nowhere').resolve()}"

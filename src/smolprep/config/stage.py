@@ -451,6 +451,13 @@ def _check_glob(reader: MappingReader, spec: DatasetSpec, key: str) -> bool:
     return False
 
 
+def _looked_in(path: str, file: Path) -> str:
+    """'looked in A and B' for a relative path (next to the config, then the working directory), 'looked
+    in A' when both are one folder (an absolute path, or a config in the working directory)."""
+    places = dict.fromkeys(str((base / path).resolve()) for base in (file.parent, Path.cwd()))
+    return "looked in " + " and ".join(places)
+
+
 def _local_folder(reader: MappingReader, spec: DatasetSpec, key: str, file: Path) -> Path | None:
     folder = _resolve_local(spec.path or "", file)
     if folder is None:
@@ -458,7 +465,7 @@ def _local_folder(reader: MappingReader, spec: DatasetSpec, key: str, file: Path
             f"{key}.path",
             spec.path,
             "an existing folder",
-            f"looked in {(file.parent / (spec.path or '')).resolve()} and {(Path.cwd() / (spec.path or '')).resolve()}",
+            _looked_in(spec.path or "", file),
         )
         return None
     if not folder.is_dir():
