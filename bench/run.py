@@ -72,24 +72,28 @@ def build_corpus(workdir: Path, names: Iterable[str], repeat: int, every: int) -
     """The sample's web datasets (every ``every``-th document), repeated ``repeat`` times, as JSONL.gz."""
     en, vi = read_sample("en-web")[::every], read_sample("vi-web")[::every]
     sources = {"en-web": en, "vi-web": vi, "mixed": interleave(en, vi)}
-    corpora = {}
-    for name in names:
-        corpus = Corpus(name, DATASETS[name], workdir / "corpus" / name)
-        corpus.folder.mkdir(parents=True, exist_ok=True)
-        records = []
-        for copy in range(repeat):
-            for record in sources[name]:
-                record = dict(record)
-                record["id"] = f"{record['id']}#copy{copy}" if repeat > 1 else record["id"]
-                records.append(record)
-        for shard in range(0, len(records), 400):
-            with gzip.open(corpus.folder / f"part-{shard // 400:04d}.jsonl.gz", "wt", encoding="utf-8") as f:
-                for record in records[shard : shard + 400]:
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        corpus.ids = [r["id"] for r in records]
-        corpus.text_bytes = sum(len(r["text"].encode("utf-8")) for r in records)
-        corpora[name] = corpus
-    return corpora
+    return {
+        name: write_corpus(Corpus(name, DATASETS[name], workdir / "corpus" / name), sources[name], repeat)
+        for name in names
+    }
+
+
+def write_corpus(corpus: Corpus, sources: list[dict], repeat: int) -> Corpus:
+    """``sources`` repeated ``repeat`` times (ids made unique) as JSONL.gz shards in ``corpus.folder``."""
+    corpus.folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for copy in range(repeat):
+        for record in sources:
+            record = dict(record)
+            record["id"] = f"{record['id']}#copy{copy}" if repeat > 1 else record["id"]
+            records.append(record)
+    for shard in range(0, len(records), 400):
+        with gzip.open(corpus.folder / f"part-{shard // 400:04d}.jsonl.gz", "wt", encoding="utf-8") as f:
+            for record in records[shard : shard + 400]:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    corpus.ids = [r["id"] for r in records]
+    corpus.text_bytes = sum(len(r["text"].encode("utf-8")) for r in records)
+    return corpus
 
 
 def write_config(workdir: Path, corpora: dict[str, Corpus]) -> Path:

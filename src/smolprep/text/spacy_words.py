@@ -34,7 +34,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import accumulate
 from pathlib import Path
@@ -125,8 +125,23 @@ def read_snapshot(language: str, folder: Path = SNAPSHOT_DIR) -> dict[str, Any] 
     return data
 
 
-def _compile(spec: list[Any] | None, method: str) -> Any:
-    return None if spec is None else getattr(re.compile(spec[0], spec[1]), method)
+def _compile(
+    spec: list[Any] | None, method: str, compiled: Mapping[tuple[str, int], Any] | None = None
+) -> Any:
+    """``spec``'s regex method; ``compiled`` holds patterns already compiled (spaCy's own, when the rules were
+    taken from a live tokenizer: French's ``token_match`` alone is 1.4 MB and takes seconds to compile)."""
+    if spec is None:
+        return None
+    pattern = (compiled or {}).get((spec[0], spec[1])) or re.compile(spec[0], spec[1])
+    return getattr(pattern, method)
+
+
+def compiled_patterns(tokenizer: Any) -> dict[tuple[str, int], Any]:
+    """The compiled regexes of a spaCy ``Tokenizer``, by (pattern, flags)."""
+    methods = [tokenizer.prefix_search, tokenizer.suffix_search, tokenizer.infix_finditer]
+    methods += [tokenizer.token_match, tokenizer.url_match]
+    patterns = [getattr(m, "__self__", None) for m in methods if m is not None]
+    return {(p.pattern, p.flags): p for p in patterns if isinstance(p, re.Pattern)}
 
 
 def _top_level_alternatives(pattern: str) -> list[str]:
@@ -230,16 +245,21 @@ class _SuffixLength:
 class _SpacyRules:
     """spaCy's ``Tokenizer`` algorithm on strings (``_split_affixes``, ``_attach_tokens``, special matcher)."""
 
-    def __init__(self, rules: dict[str, Any], ascii_letters_are_words: bool = False):
+    def __init__(
+        self,
+        rules: dict[str, Any],
+        ascii_letters_are_words: bool = False,
+        compiled: Mapping[tuple[str, int], Any] | None = None,
+    ):
         never: Callable[[str], Any] = lambda _s: None  # noqa: E731
-        self.prefix_search = _compile(rules["prefix"], "search") or never
-        self.suffix_search = _compile(rules["suffix"], "search") or never
+        self.prefix_search = _compile(rules["prefix"], "search", compiled) or never
+        self.suffix_search = _compile(rules["suffix"], "search", compiled) or never
         self.suffix_length = _SuffixLength(rules["suffix"]) if rules["suffix"] else None
         # see SpacyChunkWords.ascii_letters_are_words; off while the matcher patterns are built below
         self.ascii_letters_are_words = False
-        self.infix_finditer = _compile(rules["infix"], "finditer")
-        self.token_match = _compile(rules["token_match"], "match")
-        self.url_match = _compile(rules["url_match"], "match")
+        self.infix_finditer = _compile(rules["infix"], "finditer", compiled)
+        self.token_match = _compile(rules["token_match"], "match", compiled)
+        self.url_match = _compile(rules["url_match"], "match", compiled)
         self.specials: dict[str, tuple[str, ...]] = {
             string: tuple(orths) for string, orths in rules["specials"].items()
         }
@@ -535,6 +555,7 @@ class SpacyChunkWords:
         """The tokenizer's rules; None if spaCy's tokenizer for the language is not the rule-based one."""
         if self._rules is None and self._rule_based:
             data = read_snapshot(self.language)
+            compiled = None
             if data is None:  # no snapshot for this spaCy version: ask spaCy itself
                 from spacy.tokenizer import Tokenizer
 
@@ -543,7 +564,10 @@ class SpacyChunkWords:
                     self._rule_based = False
                     return None
                 data = tokenizer_rules(tokenizer)
-            self._rules = _SpacyRules(data, ascii_letters_are_words=self.ascii_letters_are_words)
+                compiled = compiled_patterns(tokenizer)
+            self._rules = _SpacyRules(
+                data, ascii_letters_are_words=self.ascii_letters_are_words, compiled=compiled
+            )
         return self._rules
 
     def _chunk_words(self, rules: _SpacyRules, chunk: str, exposed: list[str]) -> tuple[str, ...]:
