@@ -170,7 +170,7 @@ def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target)
 
 
 def test_a_damaged_run_file_is_one_line_and_exit_1(monkeypatch, capsys):
-    def damaged(args, console):
+    def damaged(args, console, slurm):
         raise DamagedRunFile(
             "/runs/stage1/logs/en/filter/stats/00003.json", "is truncated", "Rerun that task"
         )
@@ -181,7 +181,7 @@ def test_a_damaged_run_file_is_one_line_and_exit_1(monkeypatch, capsys):
     assert err == "error: /runs/stage1/logs/en/filter/stats/00003.json: is truncated. Rerun that task\n"
 
 
-def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path, monkeypatch):
+def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path):
     from smolprep.slurm.query import QueueEntry
     from smolprep.state import ledger
     from smolprep.state.layout import RunLayout
@@ -190,18 +190,22 @@ def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path
     layout = RunLayout(tmp_path, "s")
     ledger.append(layout.ledger, ledger.new_entry("en", "filter", "41", 0, "0-1", [0, 1], "t"))
     ledger.append(layout.ledger, ledger.new_entry("vi", "filter", "42", 0, "0-1", [0, 1], "t"))
-    asked: list[set[str]] = []
 
-    def queue(job_ids):
-        asked.append(set(job_ids))
-        return [QueueEntry(j, f"{j}_0", "RUNNING", "None", "x") for j in job_ids]
+    class Queue:  # a Slurm client of which only squeue is asked
+        def __init__(self, running: bool) -> None:
+            self.running, self.asked = running, []
 
-    monkeypatch.setattr(cli.query, "queue", queue)
+        def queue(self, job_ids):
+            self.asked.append(set(job_ids))
+            return [QueueEntry(j, f"{j}_0", "RUNNING", "None", "x") for j in job_ids] if self.running else []
+
+    busy = Queue(running=True)
     with pytest.raises(cli.UsageError, match=r"queued or running jobs still write \(41\); cancel them first"):
-        cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter"}))
-    assert asked == [{"41"}]
-    monkeypatch.setattr(cli.query, "queue", lambda job_ids: [])
-    cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter", "vi": "filter"}))
+        cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter"}), busy)
+    assert busy.asked == [{"41"}]
+    cli.refuse_reset_under_jobs(
+        layout, PinComparison([], {"en": "filter", "vi": "filter"}), Queue(running=False)
+    )
 
 
 def test_a_shipped_config_is_named_by_its_name(capsys):

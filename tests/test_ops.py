@@ -255,7 +255,7 @@ def test_slurm_query_failures_are_one_line_with_exit_1(run_copy, capsys, tmp_pat
     _slurm_submitted(run_copy)
     bin_dir = fake_slurm(tmp_path / "bin") if slurm == "failing" else tmp_path
     monkeypatch.setenv("PATH", str(bin_dir))
-    said = "Unable to contact slurm controller" if slurm == "failing" else "squeue not found"
+    said = "Unable to contact slurm controller" if slurm == "failing" else "no Slurm commands found"
     for command in ("logs", "cancel", "status"):
         code, _, err = cli(capsys, command, run_copy)
         assert code == 1 and said in err, command

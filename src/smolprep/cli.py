@@ -4,8 +4,8 @@
                      [--partition P] [--dry-run [--test-only]] [--wait] [--workers N] [--force] [--force-config]
     python launch.py status|logs|resubmit|cancel [--stage N | --config PATH] [--cluster NAME] [--output DIR]
 
-Exit codes: 0 success; 1 a run failed or a run-directory file is damaged; 2 bad usage or bad config (nothing
-written or submitted); 130 interrupted (Ctrl-C).
+Exit codes: 0 success; 1 a run failed, a run-directory file is damaged or a Slurm command failed; 2 bad usage
+or bad config (nothing written or submitted), Slurm profile on a machine without Slurm; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from smolprep.paths import configs_dir
 from smolprep.pipelines.build import FilterResources
 from smolprep.pipelines.probe import check_stage
 from smolprep.plan import StagePlan, plan_stage
-from smolprep.slurm import query
+from smolprep.slurm.client import RealSlurm, SlurmClient
+from smolprep.slurm.errors import SbatchError, SlurmError, SlurmNotFound, SlurmQueryError
 from smolprep.slurm.limits import Fit, cluster_limits, fit_plan
 from smolprep.slurm.monitor import wait_for_stage
 from smolprep.slurm.submit import (
-    SbatchError,
     SlurmStage,
     SubmitOutcome,
     check_submittable,
@@ -40,7 +40,6 @@ from smolprep.slurm.submit import (
     submit_report_job,
     submit_stage,
 )
-from smolprep.slurm.submit import test_only as test_only_script
 from smolprep.slurm.waves import driver_active, driver_file, register_driver, run_waves
 from smolprep.state import ledger
 from smolprep.state.errors import DamagedRunFile
@@ -212,15 +211,16 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, slurm: SlurmClient | None = None) -> int:
+    """The command line; `slurm` stands in for the machine's Slurm commands (tests pass a fake)."""
     try:
-        return _main(argv)
+        return _main(argv, slurm)
     except KeyboardInterrupt:
         make_console(stderr=True).print("interrupted; relaunch the same command to continue", highlight=False)
         return EXIT_INTERRUPTED
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, slurm: SlurmClient | None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     console = make_console()
     errors = make_console(stderr=True)
@@ -230,12 +230,15 @@ def _main(argv: list[str] | None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exit_:
         return int(exit_.code or 0) and EXIT_USAGE
+    # Building the client runs nothing: only a Slurm profile's launch, or a run whose ledger names Slurm
+    # jobs, ever calls a Slurm command.
+    client = slurm if slurm is not None else RealSlurm()
     try:
         if command == "launch":
-            return _launch(args, console)
+            return _launch(args, console, client)
         from smolprep import cli_ops
 
-        return cli_ops.run(command, args, console)
+        return cli_ops.run(command, args, console, client)
     except (ConfigError, UsageError) as err:
         errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         errors.print("Nothing was written or submitted.", style="dim")
@@ -244,6 +247,13 @@ def _main(argv: list[str] | None) -> int:
         errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except DamagedRunFile as err:
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        return EXIT_FAILED
+    except SlurmNotFound as err:
+        # launch and resubmit ask Slurm before writing anything: the Slurm profile was the user's choice
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE if command in ("launch", "resubmit") else EXIT_FAILED
+    except SlurmError as err:
         errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
 
@@ -280,7 +290,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, 
     return stage, profile, RunLayout(root, stage.name)
 
 
-def _launch(args: argparse.Namespace, console: Console) -> int:
+def _launch(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
     stage, profile, layout = load_inputs(args)
     plan = plan_stage(stage)
     resources = _filter_resources(stage, profile)
@@ -296,7 +306,9 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
         code = EXIT_OK
         if profile.executor == "slurm":
             fit = fit_plan(plan, cluster_limits(profile, None), profile.max_tasks_per_job)
-            code = render_scripts(console, SlurmStage(stage, plan, profile, layout, fit), args.test_only)
+            code = render_scripts(
+                console, SlurmStage(stage, plan, profile, layout, fit), args.test_only, slurm
+            )
             style = "green" if fit.fits else "bold red"
             console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
         return code
@@ -305,7 +317,7 @@ def _launch(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(problems)
     if args.wait and profile.executor != "slurm":
         raise UsageError("--wait is for Slurm profiles; a local run always waits")
-    return _launch_locked(args, stage, profile, layout, plan, resources, console)
+    return _launch_locked(args, stage, profile, layout, plan, resources, console, slurm)
 
 
 def preflight(
@@ -377,27 +389,29 @@ def _launch_locked(
     plan: StagePlan,
     resources: FilterResources,
     console: Console,
+    slurm: SlurmClient,
 ) -> int:
-    """Launch (or resubmit) under the stage's lock; --wait happens after the lock is released."""
+    """Launch (or resubmit) under the stage's lock; --wait happens after the lock is released. A local
+    profile never calls `slurm`."""
     preflight(args, stage, layout, plan, resources)
     target = SlurmStage(stage, plan, profile, layout)
     if profile.executor == "slurm":
-        issues = check_submittable(profile)
+        issues = check_submittable(profile, slurm)
         if issues:
             raise ConfigError(issues)
-        target = SlurmStage(stage, plan, profile, layout, _fit_to_cluster(target))
+        target = SlurmStage(stage, plan, profile, layout, _fit_to_cluster(target, slurm))
     _create_stage_dir(layout)
     command = " ".join(["launch.py", *sys.argv[1:]])[:200]
     with launch_lock(layout.lock, command, args.lock_wait, lambda h: console.print(f"Waiting for {h}")):
         if profile.executor == "slurm" and getattr(args, "force_config", False):
-            refuse_reset_under_jobs(layout, compare_with_pin(layout, stage, plan, resources))
+            refuse_reset_under_jobs(layout, compare_with_pin(layout, stage, plan, resources), slurm)
         comparison = pin_run(
             layout, stage, plan, resources, force_config=getattr(args, "force_config", False)
         )
         render_force_config(console, layout, comparison, done=True)
         if profile.executor != "slurm":
             return _run_local(args, stage, profile, layout, plan, resources, console)
-        driver = driver_active(layout)
+        driver = driver_active(layout, slurm)
         if driver is not None:
             console.print(
                 f"A wave driver is submitting this stage ({driver}); it will submit what is missing. "
@@ -409,7 +423,7 @@ def _launch_locked(
             console.print(f"[bold]cluster limits:[/] {target.fit.explain()}", highlight=False, soft_wrap=True)
             if not getattr(args, "wait", False):
                 overrides = {k: getattr(args, k, None) for k in ("partition", "account", "qos")}
-                job_id = submit_driver_job(target, {k: v for k, v in overrides.items() if v})
+                job_id = submit_driver_job(target, {k: v for k, v in overrides.items() if v}, slurm)
                 register_driver(layout, job_id)
                 console.print(f"Submitted the wave driver job {job_id}: it queues the stage wave by wave.")
                 return EXIT_OK
@@ -418,32 +432,33 @@ def _launch_locked(
                 outcome = run_waves(
                     target,
                     resources,
+                    slurm,
                     lambda s: console.print(f"submitted {s.dataset}/{s.step}: {','.join(s.job_ids)}"),
                     reserve=1,  # room for the stage-level report job
                 )
                 if outcome.submitted_jobs:
-                    outcome.report_job = submit_report_job(target, outcome.last_jobs)
+                    outcome.report_job = submit_report_job(target, outcome.last_jobs, slurm)
             finally:
                 driver_file(layout).unlink(missing_ok=True)
         else:
-            outcome = submit_stage(target, resources)
+            outcome = submit_stage(target, resources, slurm)
         render_submission(console, target, outcome)
-    return _after_submission(args, target, outcome, console)
+    return _after_submission(args, target, outcome, console, slurm)
 
 
-def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison) -> None:
+def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison, slurm: SlurmClient) -> None:
     """--force-config deletes outputs: not while jobs of those datasets may still write them."""
     if not comparison.rerun:
         return
-    if driver_active(layout) is not None:
+    if driver_active(layout, slurm) is not None:
         raise UsageError(
             "--force-config: a wave driver is still submitting this stage; cancel it first "
             "(python launch.py cancel ...), then relaunch"
         )
     jobs = {e.job_id for e in ledger.read(layout.ledger) if e.dataset in comparison.rerun}
     try:
-        active = sorted({q.array_job_id for q in query.queue(jobs)}) if jobs else []
-    except query.SlurmQueryError as err:
+        active = sorted({q.array_job_id for q in slurm.queue(jobs)}) if jobs else []
+    except SlurmQueryError as err:
         raise UsageError(f"--force-config: cannot tell whether jobs still run ({err}); retry later") from err
     if active:
         raise UsageError(
@@ -452,16 +467,16 @@ def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison) -> Non
         )
 
 
-def _fit_to_cluster(target: SlurmStage) -> Fit:
+def _fit_to_cluster(target: SlurmStage, slurm: SlurmClient) -> Fit:
     """How the stage fits the cluster's job limits (limits read with scontrol when Slurm answers)."""
     try:
-        scontrol = query.cluster_config()
-    except query.SlurmQueryError:
+        scontrol: dict[str, str] | None = slurm.config()
+    except (SlurmQueryError, SlurmNotFound):
         scontrol = None
     return fit_plan(target.plan, cluster_limits(target.profile, scontrol), target.profile.max_tasks_per_job)
 
 
-def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int:
+def render_scripts(console: Console, target: SlurmStage, test_only: bool, slurm: SlurmClient) -> int:
     """Print every sbatch script of the plan (and optionally ask Slurm to check each one)."""
     code = EXIT_OK
     for sub in target.submissions():
@@ -473,7 +488,7 @@ def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int
             console.print(script, markup=False, highlight=False, soft_wrap=True)
             if test_only:
                 try:
-                    console.print(f"sbatch --test-only: {test_only_script(script)}", markup=False)
+                    console.print(f"sbatch --test-only: {slurm.test_only(script)}", markup=False)
                 except SbatchError as err:
                     console.print(f"[bold red]sbatch --test-only failed:[/] {err}", highlight=False)
                     code = EXIT_USAGE
@@ -481,7 +496,7 @@ def render_scripts(console: Console, target: SlurmStage, test_only: bool) -> int
 
 
 def _after_submission(
-    args: argparse.Namespace, target: SlurmStage, outcome: SubmitOutcome, console: Console
+    args: argparse.Namespace, target: SlurmStage, outcome: SubmitOutcome, console: Console, slurm: SlurmClient
 ) -> int:
     if outcome.errors:
         return EXIT_FAILED
@@ -491,7 +506,7 @@ def _after_submission(
     if not getattr(args, "wait", False):
         console.print(f"Watch it with: squeue --me   |   python launch.py status {_stage_args(args)}")
         return EXIT_OK
-    complete = wait_for_stage(target.layout, target.plan, console)
+    complete = wait_for_stage(target.layout, target.plan, console, slurm)
     render_summary(console, stage_summary(target.layout, target.plan))
     if not complete:
         console.print(

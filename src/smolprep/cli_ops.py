@@ -33,8 +33,8 @@ from smolprep.cli import (
 from smolprep.config.profile import ClusterProfile
 from smolprep.config.stage import StageConfig
 from smolprep.plan import StagePlan, StepPlan, plan_stage
-from smolprep.slurm import query
-from smolprep.slurm.submit import SbatchError, scancel
+from smolprep.slurm.client import SlurmClient
+from smolprep.slurm.errors import SbatchError, SlurmQueryError
 from smolprep.slurm.waves import driver_active
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
@@ -73,18 +73,19 @@ class Ops:
     profile: ClusterProfile
     layout: RunLayout
     plan: StagePlan
+    slurm: SlurmClient  # called only when the ledger names Slurm jobs
 
 
-def run(command: str, args: argparse.Namespace, console: Console) -> int:
+def run(command: str, args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
     handler = HANDLERS.get(command)
     if handler is None:
         raise UsageError(f"unknown command {command}; commands: {', '.join(HANDLERS)}")
     stage, profile, layout = load_inputs(args)
     require_run(layout)
-    ops = Ops(args, console, stage, profile, layout, plan_stage(stage))
+    ops = Ops(args, console, stage, profile, layout, plan_stage(stage), slurm)
     try:
         return handler(ops)
-    except query.SlurmQueryError as err:
+    except SlurmQueryError as err:
         return _slurm_failed(f"cannot ask Slurm about the jobs of {layout.stage_dir}: {err}")
     except SbatchError as err:
         return _slurm_failed(str(err))
@@ -117,23 +118,26 @@ def _some(items: list[str], limit: int = SHOWN) -> str:
 # --- status -------------------------------------------------------------------------------------------
 
 
-def gather_status(layout: RunLayout, plan: StagePlan) -> StageStatus:
+def gather_status(layout: RunLayout, plan: StagePlan, slurm: SlurmClient) -> StageStatus:
     """Markers, failure records, the ledger and (only when the ledger names jobs) the Slurm queue."""
     entries = ledger.read(layout.ledger)
-    queue = query.queue({e.job_id for e in entries}) if entries else []
+    queue = slurm.queue({e.job_id for e in entries}) if entries else []
     keys = [(s.dataset, s.step) for s in plan.steps]
     completed = {key: layout.completed_ranks(*key) for key in keys}
     failures = {key: layout.failure_records(*key) for key in keys}
-    return stage_status(plan, completed, entries, queue, driver_active(layout) is not None, failures)
+    driver = driver_active(layout, slurm) is not None
+    return stage_status(plan, completed, entries, queue, driver, failures)
 
 
-def _failure_causes(layout: RunLayout, status: StageStatus) -> dict[tuple[str, str], list[str]]:
+def _failure_causes(
+    layout: RunLayout, status: StageStatus, slurm: SlurmClient
+) -> dict[tuple[str, str], list[str]]:
     """(dataset, step) -> causes from sacct (OUT_OF_MEMORY, TIMEOUT, NODE_FAIL, ...), where accounting exists."""
     entries = ledger.read(layout.ledger)
     failed = {(s.dataset, s.step): set(s.failed_ranks) for s in status.steps if s.failed}
     if not entries or not failed:
         return {}
-    states = query.accounting({e.job_id for e in entries if (e.dataset, e.step) in failed})
+    states = slurm.accounting({e.job_id for e in entries if (e.dataset, e.step) in failed})
     if not states:
         return {}
     causes: dict[tuple[str, str], list[str]] = {}
@@ -149,8 +153,8 @@ def _failure_causes(layout: RunLayout, status: StageStatus) -> dict[tuple[str, s
 
 
 def _status(ops: Ops) -> int:
-    status = gather_status(ops.layout, ops.plan)
-    causes = _failure_causes(ops.layout, status)
+    status = gather_status(ops.layout, ops.plan, ops.slurm)
+    causes = _failure_causes(ops.layout, status, ops.slurm)
     if ops.args.json:
         data = status.as_json()
         for (dataset, step), found in causes.items():
@@ -234,7 +238,7 @@ def _logs(ops: Ops) -> int:
             ops.console.print("No task of that choice has run yet (no marker, log, record or submission).")
             return EXIT_OK
     else:
-        status = gather_status(ops.layout, ops.plan)
+        status = gather_status(ops.layout, ops.plan, ops.slurm)
         wanted = [(s.dataset, s.step, r) for s in status.steps for r in s.failed_ranks]
         if not wanted:
             ops.console.print("No failed task. Choose tasks with --dataset, --step and --rank.")
@@ -356,11 +360,11 @@ def _cancel(ops: Ops) -> int:
         layout.lock, "cancel", ops.args.lock_wait, lambda h: console.print(f"waiting for {h}", markup=False)
     ):
         entries = ledger.read(layout.ledger)
-        active = sorted({q.array_job_id for q in query.queue({e.job_id for e in entries})}, key=int)
+        active = sorted({q.array_job_id for q in ops.slurm.queue({e.job_id for e in entries})}, key=int)
         if not active:
             console.print(f"No job of {layout.stage_dir} is queued or running.", markup=False)
             return EXIT_OK
-        scancel(active)
+        ops.slurm.scancel(active)
         console.print(
             f"Cancelled {len(active)} job(s) of {layout.stage_dir}: {', '.join(active)}", markup=False
         )
@@ -369,7 +373,9 @@ def _cancel(ops: Ops) -> int:
 
 def _resubmit(ops: Ops) -> int:
     resources = _filter_resources(ops.stage, ops.profile)
-    return _launch_locked(ops.args, ops.stage, ops.profile, ops.layout, ops.plan, resources, ops.console)
+    return _launch_locked(
+        ops.args, ops.stage, ops.profile, ops.layout, ops.plan, resources, ops.console, ops.slurm
+    )
 
 
 def _report(ops: Ops) -> int:

@@ -23,9 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from smolprep.config.stage import StageConfig
 from smolprep.filters.chain import selected_filters
-from smolprep.filters.gopher import tokenizer_language
 from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.pipelines.local_executor import RecordingLocalExecutor, error_line
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import StagePlan, StepPlan
 from smolprep.state.layout import RunLayout
 
@@ -52,7 +52,9 @@ def run_local(
     resources: FilterResources,
     workers: int,
     console: Console,
+    registry: StepRegistry = REGISTRY,
 ) -> LocalOutcome:
+    """Run the plan's unfinished steps (`registry`: the steps' declarations, the plan's registry)."""
     outcome = LocalOutcome()
     pending = [s for s in plan.steps if not step_complete(layout, s)]
     if not pending:
@@ -61,7 +63,7 @@ def run_local(
     from smolprep.pipelines.preload import children_die_with_me, warm_fork_server  # imports this module
 
     lid = any("language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets()))
-    warm_fork_server(word_languages(stage, plan), resources.lid_model, lid=lid)
+    warm_fork_server(word_languages(stage, plan, registry), resources.lid_model, lid=lid)
     log_dir = layout.stage_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -88,7 +90,13 @@ def run_local(
                 progress.update(bar, description=f"{stage.name}: {step.key}")
                 try:
                     _run_step(
-                        stage, step, layout, resources, workers, lambda: _refresh(progress, bar, layout, plan)
+                        stage,
+                        step,
+                        layout,
+                        resources,
+                        workers,
+                        lambda: _refresh(progress, bar, layout, plan),
+                        registry,
                     )
                     outcome.ran.append(step.key)
                 except Exception as err:  # a failed dataset must not stop the others
@@ -101,12 +109,11 @@ def run_local(
     return outcome
 
 
-def word_languages(stage: StageConfig, plan: StagePlan) -> list[str]:
-    """The languages whose words the plan's tasks need (code datasets' MinHash shingles use English words)."""
+def word_languages(stage: StageConfig, plan: StagePlan, registry: StepRegistry = REGISTRY) -> list[str]:
+    """The languages whose word tokenizers the plan's tasks use, as each step declares them."""
     codes: set[str] = set()
     for name in plan.datasets():
-        spec = stage.dataset(name)
-        codes.update(map(tokenizer_language, spec.language) if spec.kind != "code" else ["en"])
+        codes.update(registry.word_languages(stage.dataset(name)))
     return sorted(codes)
 
 
@@ -122,11 +129,15 @@ def _refresh(progress: Progress, bar: TaskID, layout: RunLayout, plan: StagePlan
     progress.update(bar, completed=done)
 
 
-def _run_step(stage, step: StepPlan, layout: RunLayout, resources, workers: int, refresh) -> None:
+def _run_step(
+    stage, step: StepPlan, layout: RunLayout, resources, workers: int, refresh, registry: StepRegistry
+) -> None:
     spec = stage.dataset(step.dataset)
-    for folder in (layout.filtered(spec.name), layout.data(spec.name)):
-        folder.mkdir(parents=True, exist_ok=True)
-    pipeline = build_step(stage, spec, step.step, layout, resources)
+    source = registry.documents_in(layout, spec, step.step)
+    for folder in (source[1] if source else None, registry.documents_out(layout, spec, step.step)):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    pipeline = build_step(stage, spec, step.step, layout, resources, registry)
     executor = RecordingLocalExecutor(
         pipeline,
         failures_dir=layout.failures(step.dataset, step.step),

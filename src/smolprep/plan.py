@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smolprep.config.stage import StageConfig
-from smolprep.pipelines.build import dataset_steps, step_tasks
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class StepPlan:
     step: str
     tasks: int
     after: str | None  # the step of the same dataset that must have completed every task first
+    reads_documents: bool = False  # it reads documents: the dataset's input or the previous step's output
+    writes_documents: bool = False  # it writes the dataset's documents (the last such step: data/<dataset>)
 
     @property
     def key(self) -> str:
@@ -35,6 +37,11 @@ class StagePlan:
     def for_dataset(self, dataset: str) -> list[StepPlan]:
         return [s for s in self.steps if s.dataset == dataset]
 
+    def final_step(self, dataset: str) -> StepPlan:
+        """The dataset's last document-writing step: the one that writes data/<dataset>/."""
+        steps = self.for_dataset(dataset)
+        return next((s for s in reversed(steps) if s.writes_documents), steps[-1])
+
     @property
     def total_tasks(self) -> int:
         return sum(s.tasks for s in self.steps)
@@ -47,11 +54,22 @@ class StagePlan:
         return counts
 
 
-def plan_stage(stage: StageConfig) -> StagePlan:
+def plan_stage(stage: StageConfig, registry: StepRegistry = REGISTRY) -> StagePlan:
+    """Every dataset's steps in the registry's order, each after the one before it."""
     steps: list[StepPlan] = []
     for spec in stage.datasets:
         previous: str | None = None
-        for step in dataset_steps(spec):
-            steps.append(StepPlan(spec.name, step, step_tasks(stage, spec, step), previous))
+        for step in registry.dataset_steps(spec):
+            declared = registry.step(step)
+            steps.append(
+                StepPlan(
+                    spec.name,
+                    step,
+                    registry.tasks(stage, spec, step),
+                    previous,
+                    reads_documents=previous is None or declared.reads_documents,
+                    writes_documents=declared.writes_documents,
+                )
+            )
             previous = step
     return StagePlan(stage.name, tuple(steps))

@@ -173,7 +173,8 @@ class FinalOutput:
 
 
 def final_output(layout: RunLayout, dataset: str, final_tasks: dict[int, list[BlockCounters]]) -> FinalOutput:
-    """`final_tasks`: `task_stats` of the dataset's last step (the one writing data/<dataset>/)."""
+    """`final_tasks`: `task_stats` of the dataset's last document-writing step (the one writing
+    data/<dataset>/)."""
     written = {rank: n for rank, blocks in final_tasks.items() if (n := writer_total(blocks)) is not None}
     if not written:
         return FinalOutput(None, {})
@@ -213,9 +214,25 @@ def _skipped_files(steps: Iterable[list[BlockCounters]]) -> tuple[SkippedFile, .
     return tuple(dict.fromkeys(f for blocks in steps for block in blocks for f in block.skipped_files))
 
 
-def _removed_dedup(blocks: list[BlockCounters]) -> int | None:
-    dedup = [b for b in blocks if "MinHash" in b.name]
-    return dedup[0].get("dropped") if dedup else None
+def block_kind(name: str) -> str:
+    """reader, filter, writer, dedup or other, from datatrove's '<emoji> - TYPE: name'."""
+    head = name.split(": ", 1)[0].upper()
+    for kind in ("READER", "FILTER", "WRITER", "DEDUP"):
+        if kind in head:
+            return kind.lower()
+    return "other"
+
+
+def _removed_after_filtering(steps: Iterable[list[BlockCounters]]) -> int | None:
+    """Documents the steps after the first one removed (dedup, ...); None before any of them has stats."""
+    removing = [
+        b
+        for blocks in steps
+        for b in blocks
+        if block_kind(b.name) in ("filter", "dedup")
+        and ("forwarded" in b.counters or "dropped" in b.counters)
+    ]
+    return sum(b.get("dropped") for b in removing) if removing else None
 
 
 def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> DatasetSummary:
@@ -228,12 +245,13 @@ def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> Dataset
     corrupt = sum(reader.get(k) for k in CORRUPT_LINE_KEYS) if reader else None
     filtered = writer_total(filter_blocks)
     removed_filter = docs_in - filtered if docs_in is not None and filtered is not None else None
-    removed_dedup = _removed_dedup(merged["minhash-filter"]) if "minhash-filter" in merged else None
-    final = final_output(layout, dataset, tasks[steps[-1].step])
+    removed_dedup = _removed_after_filtering(merged[s.step] for s in steps[1:])
+    last = plan.final_step(dataset).step
+    final = final_output(layout, dataset, tasks[last])
     complete = all(len(layout.completed_ranks(dataset, s.step)) >= s.tasks for s in steps)
     state = "complete" if complete else "incomplete"
     if final.missing:
-        state = "damaged: " + missing_output_note(layout, dataset, steps[-1].step, final.missing)
+        state = "damaged: " + missing_output_note(layout, dataset, last, final.missing)
     return DatasetSummary(
         dataset,
         docs_in,

@@ -35,7 +35,7 @@ def test_minimal_config_gets_defaults(tmp_path):
         ("en",),
         2,
         "jsonl",
-        True,
+        ("minhash",),
         1.0,
     )
     assert en.weight == vi.weight == 0.5
@@ -110,7 +110,7 @@ def test_language_list_and_source_dataset(tmp_path):
         ),
         (
             "name: s\ndatasets:\n  - {name: en, path: en, dedup: maybe}\n",
-            ["dedup: got 'maybe'; expected true or false"],
+            ["dedup: got 'maybe'; expected one of minhash, sentence, minhash+sentence, none"],
         ),
         ("name: s\ndatasets:\n  - {name: En Web, path: en}\n", ["datasets[0] (En Web).name", "lowercase"]),
         (
@@ -180,10 +180,16 @@ def test_stage1_vietnamese_weight_matches_smollm3(root):
 def test_config_reference_documents_every_key_and_the_task_bound(root):
     import dataclasses
 
-    from smolprep.config.stage import MAX_TASKS_PER_STEP, DatasetSpec, MinhashSettings, StageConfig
+    from smolprep.config.stage import (
+        MAX_TASKS_PER_STEP,
+        DatasetSpec,
+        MinhashSettings,
+        SentenceSettings,
+        StageConfig,
+    )
 
     doc = (root / "docs" / "config.md").read_text()
-    for cls in (StageConfig, DatasetSpec, MinhashSettings):
+    for cls in (StageConfig, DatasetSpec, MinhashSettings, SentenceSettings):
         for field in dataclasses.fields(cls):
             if "help" in field.metadata:
                 assert f"| `{field.name}` |" in doc, f"docs/config.md lacks {cls.__name__}.{field.name}"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from smolprep.slurm.query import SQUEUE_FORMAT, QueueEntry, SlurmQueryError, parse_config, parse_squeue
-from smolprep.slurm.submit import SbatchError, parse_sbatch_parsable
+from smolprep.slurm.errors import SbatchError, SlurmQueryError
+from smolprep.slurm.query import (
+    SQUEUE_FORMAT,
+    QueueEntry,
+    parse_config,
+    parse_sbatch_parsable,
+    parse_squeue,
+)
 
 # squeue -h --array -o "%F|%i|%T|%r|%j" on a cluster with two smolprep steps and someone else's job
 SQUEUE = """\

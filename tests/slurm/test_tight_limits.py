@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from smolprep.slurm.query import QueueEntry, cluster_config
+from smolprep.slurm.client import RealSlurm
+from smolprep.slurm.query import QueueEntry
 from smolprep.state import ledger
 from smolprep.state.status import queued_indices
 from tests.conftest import ROOT, read_jsonl_folder
@@ -24,7 +25,7 @@ def tight_cluster(dev_slurm):
     started = run_start_sh("--max-job-count", "40", "--max-array-size", "5")
     assert started.returncode == 0, describe(started)
     try:
-        yield cluster_config()
+        yield RealSlurm().config()
     finally:
         restored = run_start_sh()
         assert restored.returncode == 0, describe(restored)

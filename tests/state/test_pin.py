@@ -20,7 +20,7 @@ from smolprep.config.stage import StageConfig, load_stage_config
 from smolprep.pipelines.build import FilterResources
 from smolprep.plan import plan_stage
 from smolprep.state import run as pinning
-from smolprep.state.layout import STEPS, RunLayout
+from smolprep.state.layout import RunLayout
 from tests.conftest import read_jsonl_folder, write_jsonl
 
 STAGE = "pin"
@@ -32,6 +32,9 @@ BASE: dict = {
         {"name": "code", "path": "code", "kind": "code", "weight": 0.5, "tasks": 1},
     ],
 }
+
+# the steps of this test's datasets (`dedup: minhash`, the default)
+STEPS = ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
 
 
 @dataclass

@@ -68,6 +68,7 @@ def _settings_without_the_key(stage: StageConfig, name: str, files: LoadedFiles)
     """`dataset_settings` as it was before `filters` existed (by kind only)."""
     spec = stage.dataset(name)
     settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS if key != "filters"}
+    settings["dedup"] = bool(spec.dedup)  # `dedup` was true or false then
     settings["seed"] = stage.seed
     if spec.dedup:
         for f in dataclasses.fields(stage.minhash):

@@ -25,7 +25,7 @@ from smolprep.config.schema import (
     optional,
 )
 from smolprep.paths import cluster_dir, project_root
-from smolprep.state.layout import STEPS
+from smolprep.pipelines.steps import STEPS
 
 EXECUTORS = ("local", "slurm")
 # minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes, days-hours:minutes:seconds

@@ -21,7 +21,6 @@ from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.schema import (
     BadValue,
     MappingReader,
-    as_bool,
     as_choice,
     as_float,
     as_int,
@@ -56,6 +55,34 @@ def as_name(value: Any) -> str:
             "it is used in job names and folder names; e.g. fineweb-edu",
         )
     return value
+
+
+DEDUP_METHODS = ("minhash", "sentence")  # in the order they run when a dataset has both
+_DEDUP_CHOICES = {
+    "minhash": ("minhash",),
+    "sentence": ("sentence",),
+    "minhash+sentence": ("minhash", "sentence"),
+    "sentence+minhash": ("minhash", "sentence"),
+    "none": (),
+}
+
+
+def as_dedup(value: Any) -> tuple[str, ...]:
+    """`dedup:` as written -> the methods a dataset runs, in run order: `true` (the key's meaning before
+    sentence dedup existed) is `minhash`, `false` is `none`."""
+    if isinstance(value, bool):
+        return ("minhash",) if value else ()
+    if not isinstance(value, str) or value not in _DEDUP_CHOICES:
+        raise BadValue(
+            "one of minhash, sentence, minhash+sentence, none (or true = minhash, false = none)",
+            "e.g. dedup: minhash+sentence",
+        )
+    return _DEDUP_CHOICES[value]
+
+
+def dedup_text(methods: tuple[str, ...]) -> str:
+    """How a dataset's `dedup` is written: minhash, sentence, minhash+sentence or none."""
+    return "+".join(methods) or "none"
 
 
 def as_languages(value: Any) -> tuple[str, ...]:
@@ -159,7 +186,12 @@ class DatasetSpec:
     max_docs: int | None = option(
         "read at most this many documents per task", None, convert=optional(as_int(1))
     )
-    dedup: bool = option("run MinHash near-duplicate removal", True, convert=as_bool)
+    dedup: tuple[str, ...] = option(
+        "deduplication: minhash (near-duplicate documents), sentence (repeated 3-sentence spans), "
+        "minhash+sentence (both, MinHash first) or none; true = minhash, false = none",
+        ("minhash",),
+        convert=as_dedup,
+    )
 
     @property
     def origin(self) -> str:
@@ -180,6 +212,24 @@ class MinhashSettings:
     hashes_per_bucket: int = option("hashes per band", 8, convert=as_int(1))
     bucket_tasks_per_bucket: int = option(
         "tasks per band in the minhash-buckets step (its tasks = num_buckets x this)", 1, convert=as_int(1)
+    )
+
+
+@dataclass(frozen=True)
+class SentenceSettings:
+    """Sentence-level deduplication (datatrove's SentDedupConfig), for datasets with `dedup: sentence`."""
+
+    n_sentences: int = option(
+        "sentences per span: a span seen before is removed from every later document", 3, convert=as_int(1)
+    )
+    min_doc_words: int = option(
+        "a document with spans removed is dropped when fewer words remain", 50, convert=as_int(0)
+    )
+    min_num_sentences: int = option(
+        "a document with spans removed is dropped when fewer sentences remain", 3, convert=as_int(0)
+    )
+    find_tasks: int = option(
+        "tasks of the sentence-find step (each takes one range of span hashes)", 1, convert=as_int(1)
     )
 
 
@@ -204,6 +254,7 @@ class StageConfig:
         "spam phrase lists (default: configs/spam/*.txt)", None, convert=optional(lambda v: _as_paths(v))
     )
     minhash: MinhashSettings = option("MinHash settings", MinhashSettings(), convert=lambda v: v)  # noqa: RUF009
+    sentence: SentenceSettings = option("sentence dedup settings", SentenceSettings(), convert=lambda v: v)  # noqa: RUF009
     datasets: tuple[DatasetSpec, ...] = option("the datasets of the mixture", convert=lambda v: v)
     source_file: str = ""
     config_hash: str = ""
@@ -298,18 +349,25 @@ def parse_stage_config(raw: Any, file: Path, config_hash: str = "") -> StageConf
     if top is None and not isinstance(raw, Mapping):
         raise ConfigError(reader.issues)
     raw = raw or {}
-    minhash = MinhashSettings()
-    if "minhash" in raw:
-        minhash_fields = reader.fields(MinhashSettings, raw["minhash"], "minhash")
-        if minhash_fields is not None:
-            minhash = MinhashSettings(**minhash_fields)
+    minhash = _section(reader, raw, "minhash", MinhashSettings)
+    sentence = _section(reader, raw, "sentence", SentenceSettings)
     datasets = _parse_datasets(reader, raw.get("datasets"), file)
     if top is not None:
         _check_report_options(reader, top, file)
     if reader.issues or top is None:
         raise ConfigError(reader.issues)
-    top.update(minhash=minhash, datasets=datasets, source_file=str(file), config_hash=config_hash)
+    top.update(
+        minhash=minhash, sentence=sentence, datasets=datasets, source_file=str(file), config_hash=config_hash
+    )
     return StageConfig(**top)
+
+
+def _section(reader: MappingReader, raw: Mapping[str, Any], key: str, cls: Any) -> Any:
+    """A stage-level settings section (`minhash:`, `sentence:`): its dataclass, defaults for what is unset."""
+    if key not in raw:
+        return cls()
+    fields = reader.fields(cls, raw[key], key)
+    return cls(**fields) if fields is not None else cls()
 
 
 def _check_report_options(reader: MappingReader, top: dict[str, Any], file: Path) -> None:

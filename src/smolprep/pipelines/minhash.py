@@ -12,6 +12,9 @@ buckets, cluster and filter steps stay datatrove's. It replaces the two per-docu
   identity (``x mod p = (x & p) + (x >> 61)``, minus p once if needed), which gives the same integers.
 
 ``tests/pipelines/test_minhash.py`` checks bit-identical signatures and signature files against datatrove's.
+
+The four MinHash steps' pipelines (``*_pipeline``) follow datatrove's ``examples/minhash_deduplication.py``;
+the step registry (``steps``) says which folders they read and write.
 """
 
 from __future__ import annotations
@@ -21,11 +24,20 @@ from typing import Any
 import numpy as np
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+    MinhashDedupSignature,
+)
 from datatrove.utils.hashing import create_hash_func
 from datatrove.utils.typeshelper import Languages
 from datatrove.utils.word_tokenizers import load_word_tokenizer
 
+from smolprep.config.stage import MinhashSettings
+from smolprep.pipelines.intermediate import intermediate_reader
+from smolprep.pipelines.writers import AtomicJsonlWriter
 from smolprep.text.simplify import simplify_text
 from smolprep.text.words import word_tokenizer as fast_word_tokenizer
 
@@ -107,3 +119,34 @@ class FastMinhashDedupSignature(MinhashDedupSignature):
             part.tolist()
             for part in np.split(lowest.astype(self.config.hash_config.np_dtype), self.config.num_buckets)
         ]
+
+
+def minhash_config(settings: MinhashSettings) -> MinhashConfig:
+    return MinhashConfig(
+        n_grams=settings.n_grams,
+        num_buckets=settings.num_buckets,
+        hashes_per_bucket=settings.hashes_per_bucket,
+    )
+
+
+def signatures_pipeline(
+    settings: MinhashSettings, documents: str, repair: str, signatures: str, language: str
+) -> list[PipelineStep]:
+    """minhash-signatures: the documents' signatures, words split as `language` (a FineWeb-2 code) splits them."""
+    return [
+        intermediate_reader(documents, repair),
+        FastMinhashDedupSignature(signatures, config=minhash_config(settings), language=language),
+    ]
+
+
+def buckets_pipeline(settings: MinhashSettings, signatures: str, buckets: str) -> list[PipelineStep]:
+    return [MinhashDedupBuckets(signatures, buckets, config=minhash_config(settings))]
+
+
+def cluster_pipeline(settings: MinhashSettings, buckets: str, remove: str) -> list[PipelineStep]:
+    return [MinhashDedupCluster(buckets, remove, config=minhash_config(settings))]
+
+
+def filter_pipeline(documents: str, repair: str, remove: str, output: str) -> list[PipelineStep]:
+    """minhash-filter: the same documents as the signatures step read, rank by rank, minus the duplicates."""
+    return [intermediate_reader(documents, repair), MinhashDedupFilter(remove), AtomicJsonlWriter(output)]

@@ -10,7 +10,8 @@ is a cheap fork that finds it in ``sys.modules``.
 The server also does, once, what every worker would otherwise do on its own:
 
 - build the word tokenizers of the languages in ``SMOLPREP_WARM_LANGUAGES`` (comma-separated, set by
-  ``warm_fork_server`` before the server starts): reading the Vietnamese CRF weights takes ~0.1-0.4 s;
+  ``warm_fork_server`` before the server starts; the steps declare them, ``steps.Step.word_languages``):
+  reading the Vietnamese CRF weights takes ~0.1-0.4 s;
 - load the language-ID model named by ``SMOLPREP_WARM_LID`` (``fast_lid.warm``).
 
 (datatrove's dependency check of each step needs no warming: ``speedups`` makes it a direct look-up.)
@@ -44,7 +45,7 @@ from loguru import logger
 # the modules every local worker needs; importing them here is the point of this module
 import smolprep.cli
 import smolprep.pipelines.local_executor
-import smolprep.pipelines.minhash  # noqa: F401
+import smolprep.pipelines.steps  # noqa: F401  (every step's builder module, and the datatrove blocks they use)
 import smolprep.text.words as words
 from smolprep.filters import fast_lid
 from smolprep.state.lock import LAUNCHER_ENV

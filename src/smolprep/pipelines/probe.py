@@ -5,8 +5,8 @@ Building a pipeline checks little. datatrove's word tokenizers import their pack
 split a text (spaCy's Japanese needs SudachiPy, Korean kiwipiepy, Thai pythainlp, ...), and the language-ID
 model is read on first use; so a stage that builds can still fail in every task on the nodes, after each
 task has dropped documents as `filter_error`. Here each filter of a dataset's `filter` step gets one real
-paragraph in each of the dataset's languages (``filters/probe_texts.json``), and its MinHash signature step
-splits it into words: a missing package, model or word list becomes a config issue naming the dataset, the
+paragraph in each of the dataset's languages (``filters/probe_texts.json``), and its dedup signature steps
+split it into words or sentences (the steps whose declaration asks for it, ``steps.Step.probe``): a missing package, model or word list becomes a config issue naming the dataset, the
 package and the fix, before anything is written or submitted. The probe's decisions are not used.
 
 This runs in the launcher's environment. On a cluster whose nodes have another Python environment than the
@@ -30,8 +30,9 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters.gopher import tokenizer_language
-from smolprep.pipelines.build import FilterResources, build_step, dataset_steps
+from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.pipelines.guards import FilterGuard
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.state.layout import RunLayout
 
 CODE_PROBE = 'def mean(values):\n    """The average of values."""\n    return sum(values) / len(values)\n'
@@ -127,12 +128,36 @@ def _signature_trials(block: PipelineStep, spec: DatasetSpec) -> list[_Trial]:
     ]
 
 
-def _trials(spec: DatasetSpec, step: str, pipeline: list[PipelineStep]) -> list[_Trial]:
-    if step == "filter":
-        return [t for block in pipeline for t in _filter_trials(block, spec.language, spec.kind)]
-    if step == "minhash-signatures":
-        return [t for block in pipeline for t in _signature_trials(block, spec)]
-    return []
+def _sentence_trials(block: PipelineStep, spec: DatasetSpec) -> list[_Trial]:
+    """A sentence-dedup signature step splits the probe paragraph into sentences (its word tokenizer)."""
+    get_hashes = getattr(block, "get_hashes", None)
+    if get_hashes is None:
+        return []
+    language = spec.language[0] if spec.kind != "code" else None
+    text = CODE_PROBE if language is None else probe_text(language)
+    return [
+        _Trial(
+            f"{block.name} (sentences{' of ' + language if language else ''})",
+            language,
+            lambda: get_hashes(Document(text=text, id="smolprep-probe"), 0),
+        )
+    ]
+
+
+def _trials(spec: DatasetSpec, probed: bool, pipeline: list[PipelineStep]) -> list[_Trial]:
+    """What to run of a step's blocks: its filters on the probe text in each language, a signature step's
+    word or sentence split; nothing for a step whose declaration does not ask to be probed."""
+    if not probed:
+        return []
+    return [
+        t
+        for block in pipeline
+        for t in (
+            *_filter_trials(block, spec.language, spec.kind),
+            *_signature_trials(block, spec),
+            *_sentence_trials(block, spec),
+        )
+    ]
 
 
 def _issue(
@@ -183,7 +208,9 @@ def _quiet_jieba() -> None:
     jieba.setLogLevel(logging.WARNING)
 
 
-def check_stage(stage: StageConfig, layout: RunLayout, resources: FilterResources) -> list[ConfigIssue]:
+def check_stage(
+    stage: StageConfig, layout: RunLayout, resources: FilterResources, registry: StepRegistry = REGISTRY
+) -> list[ConfigIssue]:
     """Every step of every dataset is built, and its filters and word split run once on a probe text.
     The first problem of each dataset is returned; an empty list means the stage can run here. Trials
     that are the same for several datasets (same filter, same language) run once."""
@@ -193,7 +220,7 @@ def check_stage(stage: StageConfig, layout: RunLayout, resources: FilterResource
     file = Path(stage.source_file)
     outcomes: dict[tuple[str, str, str | None, str], Exception | None] = {}
     for index, spec in enumerate(stage.datasets):
-        issue = _check_dataset(stage, spec, layout, resources, file, index, outcomes)
+        issue = _check_dataset(stage, spec, layout, resources, file, index, outcomes, registry)
         if issue is not None:
             issues.append(issue)
     return issues
@@ -207,10 +234,11 @@ def _check_dataset(
     file: Path,
     index: int,
     outcomes: dict[tuple[str, str, str | None, str], Exception | None],
+    registry: StepRegistry,
 ) -> ConfigIssue | None:
-    for step in dataset_steps(spec):
+    for step in registry.dataset_steps(spec):
         try:
-            pipeline = build_step(stage, spec, step, layout, resources)
+            pipeline = build_step(stage, spec, step, layout, resources, registry)
         except (ImportError, ValueError, OSError) as err:
             return ConfigIssue(
                 file,
@@ -219,7 +247,7 @@ def _check_dataset(
                 "a pipeline that can be built on this machine",
                 " ".join(str(err).split()) or type(err).__name__,
             )
-        for trial in _trials(spec, step, pipeline):
+        for trial in _trials(spec, registry.step(step).probe, pipeline):
             key = (step, trial.what, trial.language, spec.kind)
             if key not in outcomes:
                 try:

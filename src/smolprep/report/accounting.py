@@ -9,11 +9,11 @@ Where the numbers come from (the blocks of `smolprep.pipelines.build`):
   `missing_text`) are not documents: they are reported apart as `skipped_lines`; input files it could not
   read are not documents either: `files_read`, `corrupt_files` and each skipped file with its reason are
   reported apart (`skipped_files`), never as documents or removal reasons;
-- each filter (and MinHash stage 4) counts `total`, `forwarded`, `dropped` and `dropped_<reason>`;
-  a drop without a reason (the sampler, MinHash) gets a reason named after the block;
+- each filter (and MinHash stage 4, and the sentence dedup filter) counts `total`, `forwarded`, `dropped`
+  and `dropped_<reason>`; a drop without a reason (the sampler, MinHash) gets a reason named after the block;
 - the writer's `total` is the step's `docs_out`. A step without a writer (MinHash signatures) passes
-  every document it read on; MinHash buckets and cluster read signatures, not documents: their
-  `docs_in` and `docs_out` are the documents of the step before, with nothing removed.
+  every document it read on; steps that read no documents (MinHash buckets and cluster, sentence-find)
+  read signatures: their `docs_in` and `docs_out` are the documents of the step before, nothing removed.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from smolprep.stats_keys import CORRUPT_FILES, CORRUPT_LINE_KEYS, FILES_READ
-from smolprep.summary import BlockCounters, SkippedFile
+from smolprep.summary import BlockCounters, SkippedFile, block_kind
+
+__all__ = ["BlockFlow", "StepAccount", "account_step", "block_kind", "block_label"]
 
 LABELS = {"MinHash stage 4": "MinHash dedup"}  # datatrove's name -> ours
 REASONLESS = {"Sampler": "sampled out", "MinHash dedup": "near-duplicate"}
-DOCUMENT_STEPS = ("filter", "minhash-signatures", "minhash-filter")  # the steps that read documents
 FOUND_KEYS = {"total_matches": "duplicate_pairs", "duplicates": "duplicates", "to_remove": "to_remove"}
 
 
@@ -35,15 +36,6 @@ def block_label(name: str) -> str:
     start = next((i for i, ch in enumerate(label) if ch.isalnum()), len(label))
     label = label[start:].strip() or name
     return LABELS.get(label, label)
-
-
-def block_kind(name: str) -> str:
-    """reader, filter, writer, dedup or other, from datatrove's '<emoji> - TYPE: name'."""
-    head = name.split(": ", 1)[0].upper()
-    for kind in ("READER", "FILTER", "WRITER", "DEDUP"):
-        if kind in head:
-            return kind.lower()
-    return "other"
 
 
 @dataclass(frozen=True)
@@ -134,14 +126,17 @@ def account_step(
     tasks: int,
     completed: int,
     upstream_docs: int,
+    reads_documents: bool | None = None,
 ) -> StepAccount:
-    """One step's account. `upstream_docs`: documents out of the step before (used by the steps that read
-    no documents themselves, and when a step has no stats yet)."""
+    """One step's account. `upstream_docs`: documents out of the step before (0 for the first step; used by
+    the steps that read no documents themselves, and when a step has no stats yet). `reads_documents`: the
+    step reads documents (the plan says; None: it does when its stats have a reader, or none yet)."""
     seconds = sum(b.seconds for b in blocks)
     readers = [b for b in blocks if block_kind(b.name) == "reader"]
-    if not readers and step in DOCUMENT_STEPS:  # no stats yet: nothing came out
-        docs = upstream_docs if step != "filter" else 0
-        return StepAccount(step, tasks, completed, seconds, docs, 0, {}, unaccounted=docs)
+    if reads_documents is None:
+        reads_documents = bool(readers) or not blocks
+    if not readers and reads_documents:  # no stats yet: nothing came out
+        return StepAccount(step, tasks, completed, seconds, upstream_docs, 0, {}, unaccounted=upstream_docs)
     if not readers:
         found = {FOUND_KEYS[k]: v for b in blocks for k, v in b.counters.items() if k in FOUND_KEYS}
         return StepAccount(step, tasks, completed, seconds, upstream_docs, upstream_docs, {}, found=found)

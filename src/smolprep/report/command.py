@@ -71,8 +71,8 @@ def render_report(console: Console, manifest: dict) -> None:
             name,
             f"{d['weight']:.4g}",
             _n(d["docs_in"]),
-            _n(_removed(d, "filter")),
-            _n(_removed(d, "minhash-filter")),
+            _n(_removed(d, *list(d["steps"])[:1])),  # the first step: filtering
+            _n(_removed(d, *list(d["steps"])[1:])),  # the steps after it: dedup
             _n(d["docs_out"]),
             _n(d["tokens_out"]),
             _n(d["tokens_target"]),

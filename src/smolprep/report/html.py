@@ -99,18 +99,19 @@ def _mixture(manifest: dict) -> str:
 
 def _funnel(name: str, d: dict) -> str:
     bars = [Bar("read", d["docs_in"], PALETTE[0])]
+    first = next(iter(d["steps"]), None)  # the step that reads the input: its blocks are named alone
     for step_name, step in d["steps"].items():
         for i, block in enumerate(step.get("funnel", [])):
             removed = sorted(block["removed"].items(), key=lambda kv: -kv[1])
             note = removed[0][0] if len(removed) == 1 else ", ".join(f"{r} {c:,}" for r, c in removed[:2])
             note += " …" if len(removed) > 2 else ""
             minus = block["docs_in"] - block["docs_out"]
-            label = f"{step_name}: {block['block']}" if step_name != "filter" else block["block"]
+            label = f"{step_name}: {block['block']}" if step_name != first else block["block"]
             bars.append(
                 Bar(
                     _short(label, 34),
                     block["docs_out"],
-                    PALETTE[(i + 1) % len(PALETTE)] if step_name == "filter" else PALETTE[4],
+                    PALETTE[(i + 1) % len(PALETTE)] if step_name == first else PALETTE[4],
                     note=_short(f"−{minus:,}  {note}", 40) if minus else "",
                 )
             )

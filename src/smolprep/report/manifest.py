@@ -153,15 +153,19 @@ def account_dataset(
     spec = stage.dataset(name)
     steps: list[StepAccount] = []
     upstream = 0
-    tasks: dict[int, list[BlockCounters]] = {}  # ends as the last step's: the one writing data/<name>/
+    last = plan.final_step(name).step  # the step writing data/<name>/
+    final_tasks: dict[int, list[BlockCounters]] = {}
     for step in plan.for_dataset(name):
         done = len(layout.completed_ranks(name, step.step) & set(range(step.tasks)))
         tasks = task_stats(layout, name, step.step)
-        account = account_step(step.step, merge_blocks(tasks.values()), step.tasks, done, upstream)
+        account = account_step(
+            step.step, merge_blocks(tasks.values()), step.tasks, done, upstream, step.reads_documents
+        )
         steps.append(account)
         upstream = account.docs_out
-    last = plan.for_dataset(name)[-1].step
-    final = final_output(layout, name, tasks)
+        if step.step == last:
+            final_tasks = tasks
+    final = final_output(layout, name, final_tasks)
     missing = {layout.final_file(name, rank).name: docs for rank, docs in final.missing.items()}
     note = missing_output_note(layout, name, last, final.missing) if final.missing else ""
     scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from smolprep.plan import StagePlan
-from smolprep.slurm import query
+from smolprep.slurm.client import SlurmClient
+from smolprep.slurm.errors import SlurmQueryError
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
 
@@ -30,15 +31,20 @@ def stage_complete(layout: RunLayout, plan: StagePlan) -> bool:
     return completed_tasks(layout, plan) == plan.total_tasks
 
 
-def snapshot(layout: RunLayout, plan: StagePlan) -> Progression:
+def snapshot(layout: RunLayout, plan: StagePlan, slurm: SlurmClient) -> Progression:
     job_ids = {e.job_id for e in ledger.read(layout.ledger)}
-    entries = query.queue(job_ids)
+    entries = slurm.queue(job_ids)
     running = sum(1 for e in entries if e.state == "RUNNING")
     return Progression(completed_tasks(layout, plan), plan.total_tasks, len(entries), running)
 
 
 def wait_for_stage(
-    layout: RunLayout, plan: StagePlan, console: Console, first_poll: float = 1.0, max_poll: float = 15.0
+    layout: RunLayout,
+    plan: StagePlan,
+    console: Console,
+    slurm: SlurmClient,
+    first_poll: float = 1.0,
+    max_poll: float = 15.0,
 ) -> bool:
     """Block until no job of the stage is queued or running; True if every task of every step completed."""
     delay = first_poll
@@ -54,9 +60,9 @@ def wait_for_stage(
         bar = progress.add_task(f"{plan.stage}: waiting", total=plan.total_tasks, queue="")
         while True:
             try:
-                now = snapshot(layout, plan)
+                now = snapshot(layout, plan, slurm)
                 failures = 0
-            except query.SlurmQueryError as err:
+            except SlurmQueryError as err:
                 failures += 1
                 if failures >= 5:
                     raise

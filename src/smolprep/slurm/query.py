@@ -1,20 +1,28 @@
-"""Asking Slurm what it knows: squeue and scontrol runners plus pure parsers (tested on recorded text).
+"""Reading what Slurm prints (pure, tested on recorded text): squeue, scontrol, sacct and sbatch output.
 
-squeue forgets finished jobs after MinJobAge, and without slurmdbd there is no sacct: a job missing from
-the queue is never taken as success; only completion markers say a task is done.
+The commands themselves run in `smolprep.slurm.client`. squeue forgets finished jobs after MinJobAge, and
+without slurmdbd there is no sacct: a job missing from the queue is never taken as success; only
+completion markers say a task is done.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass
 
+from smolprep.slurm.errors import SbatchError, SlurmQueryError
+
 SQUEUE_FORMAT = "%F|%i|%T|%r|%j"
+COMMENT_FORMAT = "%F|%k"  # array job id and --comment (our submission tag)
 
-
-class SlurmQueryError(RuntimeError):
-    """A Slurm command failed or printed something we cannot parse."""
+_BUSY = (
+    "resource temporarily unavailable",
+    "maxjobcount",
+    "maxsubmit",
+    "qosmaxsubmitjob",
+    "assocmaxsubmitjob",
+)
+_JOB_ID = re.compile(r"^(\d+)(;\S+)?$")
 
 
 @dataclass(frozen=True)
@@ -41,27 +49,14 @@ def parse_squeue(text: str) -> list[QueueEntry]:
     return entries
 
 
-def run(argv: list[str], timeout: float = 60) -> str:
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError as err:
-        raise SlurmQueryError(
-            f"{argv[0]} not found: is Slurm installed and on PATH on this machine?"
-        ) from err
-    except subprocess.TimeoutExpired as err:
-        raise SlurmQueryError(f"{' '.join(argv)} did not answer in {timeout} s: is slurmctld up?") from err
-    if result.returncode != 0:
-        raise SlurmQueryError(f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()}")
-    return result.stdout
-
-
-def queue(job_ids: Iterable[str]) -> list[QueueEntry]:
-    """Queued or running entries (array tasks included) of the given array/job ids."""
-    wanted = {str(j) for j in job_ids}
-    if not wanted:
-        return []
-    entries = parse_squeue(run(["squeue", "-h", "--array", "-o", SQUEUE_FORMAT]))
-    return [e for e in entries if e.array_job_id in wanted]
+def parse_comments(text: str, comment: str) -> list[str]:
+    """`squeue -h -o '%F|%k'` -> the (array) job ids whose --comment is `comment`, each once."""
+    found = []
+    for line in text.splitlines():
+        job_id, _, job_comment = line.partition("|")
+        if job_comment.strip() == comment:
+            found.append(job_id.strip())
+    return list(dict.fromkeys(found))
 
 
 def parse_config(text: str) -> dict[str, str]:
@@ -74,22 +69,6 @@ def parse_config(text: str) -> dict[str, str]:
     return values
 
 
-def cluster_config() -> dict[str, str]:
-    return parse_config(run(["scontrol", "show", "config"]))
-
-
-def find_by_comment(comment: str) -> list[str]:
-    """Job ids whose --comment is `comment` (a submission tag): finds a job that sbatch queued although
-    it reported a failure (e.g. a timeout after the controller accepted it)."""
-    text = run(["squeue", "-h", "-o", "%F|%k"])
-    found = []
-    for line in text.splitlines():
-        job_id, _, job_comment = line.partition("|")
-        if job_comment.strip() == comment:
-            found.append(job_id.strip())
-    return list(dict.fromkeys(found))
-
-
 def parse_sacct(text: str) -> dict[str, str]:
     """`sacct -n -P -X -o JobID,State` -> {"123_4": "OUT_OF_MEMORY", ...} (first word of the state)."""
     states = {}
@@ -100,14 +79,18 @@ def parse_sacct(text: str) -> dict[str, str]:
     return states
 
 
-def accounting(job_ids: Iterable[str]) -> dict[str, str] | None:
-    """Final states from sacct, or None where there is no accounting (no slurmdbd)."""
-    ids = sorted({str(j) for j in job_ids})
-    if not ids:
-        return {}
-    try:
-        return parse_sacct(
-            run(["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", "JobID,State"], timeout=30)
+def parse_sbatch_parsable(output: str) -> str:
+    """`sbatch --parsable` prints `<jobid>` or `<jobid>;<cluster>`."""
+    text = output.strip().splitlines()[-1] if output.strip() else ""
+    match = _JOB_ID.match(text)
+    if not match:
+        raise SbatchError(
+            f"cannot read a job id from sbatch's output {output!r}: expected '<jobid>' or '<jobid>;<cluster>' "
+            "(--parsable); the job may or may not have been queued: check `squeue --me`"
         )
-    except SlurmQueryError:
-        return None
+    return match.group(1)
+
+
+def is_busy(message: str) -> bool:
+    """Whether sbatch's refusal says the controller is at a job limit (worth trying again later)."""
+    return any(word in message.lower() for word in _BUSY)

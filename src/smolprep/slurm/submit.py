@@ -1,4 +1,4 @@
-"""Submitting a stage to Slurm: the only module that builds Slurm executors and calls sbatch.
+"""Submitting a stage to Slurm: builds the Slurm executors and queues their arrays through the client.
 
 Each step of each dataset becomes one or more job arrays (split at the profile's max_array_size). A
 step's arrays depend with `afterok` on **every** array of the step before, so a step starts only when
@@ -14,9 +14,6 @@ scripts ourselves; datatrove's merge-stats jobs are not submitted (smolprep merg
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -32,34 +29,15 @@ from smolprep.config.profile import ClusterProfile, preamble_path
 from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources, build_step
 from smolprep.plan import StagePlan
-from smolprep.slurm import query
+from smolprep.slurm.client import SlurmClient
+from smolprep.slurm.errors import SbatchBusy, SbatchError, SlurmError
+from smolprep.slurm.function_job import FunctionJob, submit_function
 from smolprep.slurm.limits import Fit
 from smolprep.slurm.plan import StepSubmission, plan_submissions
 from smolprep.slurm.render import ArrayChunk, render_preamble, render_sbatch
 from smolprep.state import ledger
 from smolprep.state.atomic import write_text_atomic
 from smolprep.state.layout import RunLayout
-
-
-class SbatchError(RuntimeError):
-    """sbatch refused a job or printed something we cannot parse."""
-
-
-class SbatchBusy(SbatchError):
-    """The controller is at a job limit (MaxJobCount, a QOS submit limit): try again later."""
-
-
-_BUSY = (
-    "resource temporarily unavailable",
-    "maxjobcount",
-    "maxsubmit",
-    "qosmaxsubmitjob",
-    "assocmaxsubmitjob",
-)
-
-
-def _is_busy(message: str) -> bool:
-    return any(word in message.lower() for word in _BUSY)
 
 
 class SmolprepSlurmExecutor(SlurmPipelineExecutor):
@@ -72,134 +50,63 @@ class SmolprepSlurmExecutor(SlurmPipelineExecutor):
         """No merge-stats job: it would wait forever behind a failed array; smolprep merges stats itself."""
 
 
-_JOB_ID = re.compile(r"^(\d+)(;\S+)?$")
-
-
-def parse_sbatch_parsable(output: str) -> str:
-    """`sbatch --parsable` prints `<jobid>` or `<jobid>;<cluster>`."""
-    text = output.strip().splitlines()[-1] if output.strip() else ""
-    match = _JOB_ID.match(text)
-    if not match:
-        raise SbatchError(
-            f"cannot read a job id from sbatch's output {output!r}: expected '<jobid>' or '<jobid>;<cluster>' "
-            "(--parsable); the job may or may not have been queued: check `squeue --me`"
-        )
-    return match.group(1)
-
-
-def clean_environment() -> dict[str, str]:
-    """The environment without the SLURM_* variables of a job we may be running in (an interactive
-    allocation, the wave driver job): sbatch would pass them on, and srun in the new job would fail
-    (e.g. "SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive")."""
-    keep = {"SLURM_CONF"}
-    return {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") or k in keep}
-
-
-def _sbatch(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["sbatch", *args],
-            input=script,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=clean_environment(),
-        )
-    except FileNotFoundError as err:
-        raise SbatchError(
-            "sbatch not found: run this on a Slurm login node (or start cluster/dev-slurm)"
-        ) from err
-
-
-def sbatch(script: str, dependency: list[str]) -> str:
-    args = ["--parsable"]
-    if dependency:
-        args.append("--dependency=afterok:" + ":".join(dependency))
-    result = _sbatch(args, script)
-    if result.returncode != 0:
-        message = result.stderr.strip() or result.stdout.strip()
-        kind = SbatchBusy if _is_busy(message) else SbatchError
-        raise kind(f"sbatch refused the job: {message}")
-    return parse_sbatch_parsable(result.stdout)
-
-
-def scancel(job_ids: list[str]) -> None:
-    if not job_ids:
-        return
-    try:
-        result = subprocess.run(
-            ["scancel", *job_ids], capture_output=True, text=True, timeout=120, check=False
-        )
-    except FileNotFoundError as err:
-        raise SbatchError("scancel not found: run this on a Slurm login node") from err
-    if result.returncode != 0:
-        raise SbatchError(f"scancel {' '.join(job_ids)} failed: {result.stderr.strip()}")
-
-
-def submit_tagged(script: str, dependency: list[str], tag: str) -> str:
+def submit_tagged(slurm: SlurmClient, script: str, dependency: list[str], tag: str) -> str:
     """sbatch, but if it reports a failure, look for a job carrying our tag before giving up: the
     controller may have accepted it (a timeout or a lost answer), and a retry would queue it twice."""
     try:
-        return sbatch(script, dependency)
-    except (SbatchError, subprocess.TimeoutExpired) as err:
+        return slurm.sbatch(script, dependency)
+    except SbatchError:
         try:
-            accepted = query.find_by_comment(tag)
-        except query.SlurmQueryError:
+            accepted = slurm.find_by_comment(tag)
+        except SlurmError:  # a best-effort look: the refusal is what we report
             accepted = []
         if accepted:
             return accepted[0]
-        raise (SbatchBusy if isinstance(err, SbatchBusy) else SbatchError)(str(err)) from err
+        raise
 
 
-def test_only(script: str) -> str:
-    """`sbatch --test-only`: Slurm checks the script and says when it would start; nothing is queued."""
-    result = _sbatch(["--test-only"], script)
-    if result.returncode != 0:
-        raise SbatchError(f"sbatch --test-only refused the script: {result.stderr.strip()}")
-    return (result.stderr or result.stdout).strip()
-
-
-def check_submittable(profile: ClusterProfile) -> list[ConfigIssue]:
+def check_submittable(profile: ClusterProfile, slurm: SlurmClient) -> list[ConfigIssue]:
     """Refuse an unknown partition, account or QOS before anything is submitted."""
-    args = ["--test-only", "--wrap=true", "--time=1"]
+    options = ["--wrap=true", "--time=1"]
     for flag, value in (
         ("--partition", profile.partition),
         ("--account", profile.account),
         ("--qos", profile.qos),
     ):
         if value:
-            args.append(f"{flag}={value}")
-    result = _sbatch(args)
+            options.append(f"{flag}={value}")
     deadline = time.monotonic() + 180
-    while result.returncode != 0 and _is_busy(result.stderr) and time.monotonic() < deadline:
-        time.sleep(5)  # the controller is full (finished jobs count until MinJobAge): wait for room
-        result = _sbatch(args)
-    if result.returncode == 0:
-        return []
-    message = (result.stderr or result.stdout).strip()
+    while True:
+        try:
+            slurm.test_only(None, options)
+            return []
+        except SbatchBusy as err:
+            if time.monotonic() >= deadline:
+                return [_refusal_issue(profile, err.said or str(err))]
+            time.sleep(5)  # the controller is full (finished jobs count until MinJobAge): wait for room
+        except SbatchError as err:
+            return [_refusal_issue(profile, err.said or str(err))]
+
+
+def _refusal_issue(profile: ClusterProfile, message: str) -> ConfigIssue:
     lowered = message.lower()
     for key, value in (("partition", profile.partition), ("account", profile.account), ("qos", profile.qos)):
         if f"invalid {key}" in lowered:
-            return [
-                ConfigIssue(
-                    Path(profile.source_file),
-                    f"{key} (or --{key})",
-                    value,
-                    f"a {key} this cluster accepts",
-                    f"Slurm said: {message}. See `sinfo -s` for partitions",
-                )
-            ]
-    return [
-        ConfigIssue(
-            Path(profile.source_file),
-            "executor",
-            profile.executor,
-            "a Slurm controller that answers sbatch --test-only",
-            f"Slurm said: {message}. Is SLURM_CONF set (dev cluster: "
-            'eval "$(cluster/dev-slurm/start.sh | tail -1)") and slurmctld up?',
-        )
-    ]
+            return ConfigIssue(
+                Path(profile.source_file),
+                f"{key} (or --{key})",
+                value,
+                f"a {key} this cluster accepts",
+                f"Slurm said: {message}. See `sinfo -s` for partitions",
+            )
+    return ConfigIssue(
+        Path(profile.source_file),
+        "executor",
+        profile.executor,
+        "a Slurm controller that answers sbatch --test-only",
+        f"Slurm said: {message}. Is SLURM_CONF set (dev cluster: "
+        'eval "$(cluster/dev-slurm/start.sh | tail -1)") and slurmctld up?',
+    )
 
 
 @dataclass
@@ -298,50 +205,36 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
     executor.save_executor_as_json()
 
 
-def submit_report_job(target: SlurmStage, after: list[str]) -> str:
-    """The stage-level report job, with submitit, `afterany` on the given jobs."""
-    import submitit
-
+def submit_report_job(target: SlurmStage, after: list[str], slurm: SlurmClient) -> str:
+    """The stage-level report job (smolprep.slurm.stage_job), `afterany` on the given jobs."""
     from smolprep.slurm.stage_job import write_stage_report
 
-    folder = target.layout.stage_dir / "logs" / "report"
-    folder.mkdir(parents=True, exist_ok=True)
-    executor = submitit.SlurmExecutor(folder=str(folder / "%j"))
-    extra: dict[str, str] = {"kill-on-invalid-dep": "yes"}
-    if after:
-        extra["dependency"] = "afterany:" + ":".join(after)
-    if target.profile.account:
-        extra["account"] = target.profile.account
-    if target.profile.qos:
-        extra["qos"] = target.profile.qos
-    executor.update_parameters(
-        job_name=f"smolprep-{target.stage.name}-report",
-        partition=target.profile.partition,
-        time=30,
-        cpus_per_task=1,
-        mem="4G",
-        additional_parameters=extra,
-        setup=[f"source {target.profile.environment()}/bin/activate"],
-    )
+    job = FunctionJob("report", minutes=30, mem="4G", after_any=tuple(after))
     datasets = [spec.name for spec in target.stage.datasets]
-    job = executor.submit(
-        write_stage_report, str(Path(target.stage.source_file).resolve()), str(target.layout.root), datasets
+    config = str(Path(target.stage.source_file).resolve())
+    return submit_function(
+        slurm,
+        target.profile,
+        target.layout,
+        job,
+        write_stage_report,
+        config,
+        str(target.layout.root),
+        datasets,
     )
-    tag = f"smolprep:{target.stage.name}:report"
-    ledger.append(target.layout.ledger, ledger.new_entry("*", "report", str(job.job_id), 0, "-", [], tag))
-    return str(job.job_id)
 
 
 def submit_stage(
     target: SlurmStage,
     resources: FilterResources,
+    slurm: SlurmClient,
     on_step: Callable[[SubmittedStep], None] = lambda s: None,
 ) -> SubmitOutcome:
     """Submit every step that is neither complete nor already queued; datasets are independent."""
     outcome = SubmitOutcome()
     entries = ledger.read(target.layout.ledger)
     known = {e.job_id for e in entries}
-    active = {e.array_job_id for e in query.queue(known)} if known else set()
+    active = {e.array_job_id for e in slurm.queue(known)} if known else set()
     by_dataset: dict[str, list[StepSubmission]] = {}
     for sub in target.submissions():
         by_dataset.setdefault(sub.step.dataset, []).append(sub)
@@ -352,9 +245,9 @@ def submit_stage(
             if rewire:
                 stale = [j for j in ledger.jobs_of(entries, sub.step.dataset, sub.step.step) if j in active]
                 if stale:
-                    scancel(stale)
+                    slurm.scancel(stale)
                     active -= set(stale)
-            result = _submit_step(target, sub, resources, entries, active, previous)
+            result = _submit_step(target, sub, resources, slurm, entries, active, previous)
             outcome.steps.append(result)
             on_step(result)
             if result.state == "error":
@@ -364,16 +257,18 @@ def submit_stage(
         outcome.last_jobs += previous
     if outcome.submitted_jobs:
         try:
-            outcome.report_job = submit_report_job(target, outcome.last_jobs)
+            outcome.report_job = submit_report_job(target, outcome.last_jobs, slurm)
         except Exception as err:  # the data jobs are queued; a missing report is repaired by `report`
             outcome.report_error = f"{type(err).__name__}: {err}"
     return outcome
 
 
-def submit_chunk(target: SlurmStage, sub: StepSubmission, chunk: ArrayChunk, previous: list[str]) -> str:
+def submit_chunk(
+    target: SlurmStage, sub: StepSubmission, chunk: ArrayChunk, previous: list[str], slurm: SlurmClient
+) -> str:
     """sbatch one array chunk (afterok on `previous`) and record it in the ledger."""
     tag = submission_tag(target.stage.name, chunk)
-    job_id = submit_tagged(target.script(chunk, tag), previous, tag)
+    job_id = submit_tagged(slurm, target.script(chunk, tag), previous, tag)
     entry = ledger.new_entry(
         sub.step.dataset,
         sub.step.step,
@@ -392,6 +287,7 @@ def _submit_step(
     target: SlurmStage,
     sub: StepSubmission,
     resources: FilterResources,
+    slurm: SlurmClient,
     entries: list[ledger.LedgerEntry],
     active: set[str],
     previous: list[str],
@@ -407,32 +303,22 @@ def _submit_step(
         return SubmittedStep(dataset, step, [], "complete")
     try:
         write_executor(target, sub, resources)
-        job_ids = [submit_chunk(target, sub, chunk, previous) for chunk in sub.chunks]
+        job_ids = [submit_chunk(target, sub, chunk, previous, slurm) for chunk in sub.chunks]
     except (SbatchError, OSError) as err:
         return SubmittedStep(dataset, step, [], "error", len(sub.ranks), str(err))
     return SubmittedStep(dataset, step, job_ids, "submitted", len(sub.ranks))
 
 
-def submit_driver_job(target: SlurmStage, overrides: dict) -> str:
-    """The wave driver (smolprep.slurm.driver_job) as a small submitit job."""
-    import submitit
-
+def submit_driver_job(target: SlurmStage, overrides: dict, slurm: SlurmClient) -> str:
+    """The wave driver (smolprep.slurm.driver_job) as a small job of its own."""
     from smolprep.slurm.driver_job import drive_stage
 
-    folder = target.layout.stage_dir / "logs" / "driver"
-    folder.mkdir(parents=True, exist_ok=True)
-    executor = submitit.SlurmExecutor(folder=str(folder / "%j"))
-    extra = {k: v for k, v in (("account", target.profile.account), ("qos", target.profile.qos)) if v}
-    executor.update_parameters(
-        job_name=f"smolprep-{target.stage.name}-driver",
-        partition=target.profile.partition,
-        time=7 * 24 * 60,
-        cpus_per_task=1,
-        mem="2G",
-        additional_parameters=extra,
-        setup=[f"source {target.profile.environment()}/bin/activate"],
-    )
-    job = executor.submit(
+    job = FunctionJob("driver", minutes=7 * 24 * 60, mem="2G")
+    return submit_function(
+        slurm,
+        target.profile,
+        target.layout,
+        job,
         drive_stage,
         str(Path(target.stage.source_file).resolve()),
         str(target.layout.root),
@@ -440,6 +326,3 @@ def submit_driver_job(target: SlurmStage, overrides: dict) -> str:
         overrides,
         [spec.name for spec in target.stage.datasets],
     )
-    tag = f"smolprep:{target.stage.name}:driver"
-    ledger.append(target.layout.ledger, ledger.new_entry("*", "driver", str(job.job_id), 0, "-", [], tag))
-    return str(job.job_id)

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from smolprep.pipelines.build import FilterResources
-from smolprep.slurm import query
+from smolprep.slurm.client import SlurmClient
+from smolprep.slurm.errors import SbatchBusy, SbatchError, SlurmQueryError
 from smolprep.slurm.plan import StepSubmission
+from smolprep.slurm.query import QueueEntry
 from smolprep.slurm.submit import (
-    SbatchBusy,
-    SbatchError,
     SlurmStage,
     SubmitOutcome,
     SubmittedStep,
@@ -39,17 +39,16 @@ from smolprep.state.lock import pid_alive
 from smolprep.state.status import queued_indices
 
 
-def queued_tasks(layout: RunLayout) -> int:
-    """Array tasks of the stage in the queue (a pending range counts each of its tasks)."""
-    ids = {e.job_id for e in ledger.read(layout.ledger)}
-    return sum(max(1, len(queued_indices(q))) for q in query.queue(ids))
+def queued_tasks(entries: list[QueueEntry]) -> int:
+    """Array tasks in these queue entries (a pending range counts each of its tasks)."""
+    return sum(max(1, len(queued_indices(q))) for q in entries)
 
 
 def driver_file(layout: RunLayout):
     return layout.stage_dir / "driver.json"
 
 
-def driver_active(layout: RunLayout) -> dict | None:
+def driver_active(layout: RunLayout, slurm: SlurmClient) -> dict | None:
     """The running wave driver of this stage, if any."""
     path = driver_file(layout)
     if not path.is_file():
@@ -60,8 +59,8 @@ def driver_active(layout: RunLayout) -> dict | None:
         return None
     if driver.get("job_id"):
         try:
-            return driver if query.queue({str(driver["job_id"])}) else None
-        except query.SlurmQueryError:
+            return driver if slurm.queue({str(driver["job_id"])}) else None
+        except SlurmQueryError:
             return driver
     alive = driver.get("host") == socket.gethostname() and pid_alive(int(driver.get("pid", 0)))
     return driver if alive else None
@@ -81,15 +80,24 @@ class _Dataset:
         return bool(self.blocked) or self.next_step >= len(self.steps)
 
 
+class NoQueueLimit(ValueError):
+    """Waves were asked for a stage that was not fitted to the cluster's limits."""
+
+
 def run_waves(
     target: SlurmStage,
     resources: FilterResources,
+    slurm: SlurmClient,
     on_submit: Callable[[SubmittedStep], None] = lambda s: None,
     poll: float = 3.0,
     reserve: int = 0,
 ) -> SubmitOutcome:
     """Submit the whole stage without ever exceeding the queue limit; returns when all is submitted."""
-    assert target.fit is not None
+    if target.fit is None:
+        raise NoQueueLimit(
+            f"stage {target.stage.name}: waves need the cluster's queue limit; build the SlurmStage "
+            "with a fit (smolprep.slurm.limits.fit_plan)"
+        )
     limit = target.fit.limits.max_queued_tasks - reserve
     layout = target.layout
     datasets: dict[str, _Dataset] = {}
@@ -97,10 +105,11 @@ def run_waves(
         datasets.setdefault(sub.step.dataset, _Dataset([])).steps.append(sub)
     outcome = SubmitOutcome()
     while True:
-        capacity = limit - queued_tasks(layout)
-        active = {q.array_job_id for q in query.queue({e.job_id for e in ledger.read(layout.ledger)})}
+        queue = slurm.queue({e.job_id for e in ledger.read(layout.ledger)})
+        capacity = limit - queued_tasks(queue)
+        active = {q.array_job_id for q in queue}
         for ds in datasets.values():
-            capacity = _advance(target, resources, ds, capacity, active, outcome, on_submit)
+            capacity = _advance(target, resources, slurm, ds, capacity, active, outcome, on_submit)
         if all(ds.finished for ds in datasets.values()):
             break
         time.sleep(poll)
@@ -109,7 +118,16 @@ def run_waves(
     return outcome
 
 
-def _advance(target, resources, ds: _Dataset, capacity: int, active: set[str], outcome, on_submit) -> int:
+def _advance(
+    target: SlurmStage,
+    resources: FilterResources,
+    slurm: SlurmClient,
+    ds: _Dataset,
+    capacity: int,
+    active: set[str],
+    outcome: SubmitOutcome,
+    on_submit: Callable[[SubmittedStep], None],
+) -> int:
     while not ds.finished:
         sub = ds.steps[ds.next_step]
         if sub.complete:
@@ -144,7 +162,7 @@ def _advance(target, resources, ds: _Dataset, capacity: int, active: set[str], o
         try:
             if ds.next_chunk == 0:
                 write_executor(target, sub, resources)
-            job_id = submit_chunk(target, sub, chunk, [j for j in ds.previous if j in active])
+            job_id = submit_chunk(target, sub, chunk, [j for j in ds.previous if j in active], slurm)
         except SbatchBusy:
             return 0  # the controller is at a job limit: the next round tries again
         except (SbatchError, OSError) as err:

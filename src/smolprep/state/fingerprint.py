@@ -2,11 +2,13 @@
 
 A dataset's *settings* are everything that changes its documents: its own keys (source, subset, split,
 path, format, glob, text_key, id_key, kind, filters, language, weight, tasks, sample_rate, max_docs,
-dedup), the stage's `seed`, the MinHash settings when it is deduplicated, and the identity of the files its
-filters load: the spam phrases (a hash of the loaded phrases; when it runs the spam filter) and the
+dedup), the stage's `seed`, every stage-level section (`minhash:`, `sentence:`) one of its steps reads, and
+the identity of the files its filters load: the spam phrases (a hash of the loaded phrases; when it runs the spam filter) and the
 language-ID model (its path and size; when it runs language ID). `filters` is pinned only when it is not
 the default (the kind's full chain): runs pinned before the key existed keep their settings and
-fingerprints. The description, token budget, tokenizer, `--workers` and every cluster
+fingerprints; for the same reason `dedup: minhash` and `none` are pinned as `true` and `false`, what the key
+took before sentence dedup existed. Which settings each step reads is its declaration's `inputs` in the step
+registry (pipelines/steps.py). The description, token budget, tokenizer, `--workers` and every cluster
 setting but the language-ID model change no output and are left out.
 
 A step's *fingerprint* hashes the settings that step reads, its task count and the fingerprint of the step
@@ -24,46 +26,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smolprep.config.stage import DatasetSpec, MinhashSettings, StageConfig
+from smolprep.config.stage import DatasetSpec, MinhashSettings, SentenceSettings, StageConfig, dedup_text
 from smolprep.filters.chain import selected_filters
 from smolprep.filters.lid_model import default_lid_model_path
 from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.steps import DATASET_KEYS, REGISTRY, StepRegistry
 
-DATASET_KEYS = (
-    "source",
-    "subset",
-    "split",
-    "path",
-    "format",
-    "glob",
-    "text_key",
-    "id_key",
-    "kind",
-    "filters",
-    "language",
-    "weight",
-    "tasks",
-    "sample_rate",
-    "max_docs",
-    "dedup",
-)
+__all__ = ["DATASET_KEYS", "STAGE_KEYS", "STEP_INPUTS"]
+
 # dataset keys added after runs were pinned: in the settings (and a step's inputs) only when set, so that
 # an older run.json, which lacks them, still matches a config that leaves them at their default
 PINNED_WHEN_SET = frozenset({"filters"})
+# stage-level settings sections: `<section>.<field>` keys, pinned for a dataset when one of its steps reads them
+SECTIONS: dict[str, type[MinhashSettings] | type[SentenceSettings]] = {
+    "minhash": MinhashSettings,
+    "sentence": SentenceSettings,
+}
 STAGE_KEYS = (
     "seed",
     "spam_lists",
     "lid_model",
-    *(f"minhash.{f.name}" for f in dataclasses.fields(MinhashSettings)),
+    *(f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)),
 )
-# step -> the settings it reads itself (what it reads through its upstream step comes with the chain)
-STEP_INPUTS: dict[str, tuple[str, ...]] = {
-    "filter": (*DATASET_KEYS, "seed", "spam_lists", "lid_model"),
-    "minhash-signatures": ("minhash.n_grams", "minhash.num_buckets", "minhash.hashes_per_bucket"),
-    "minhash-buckets": ("minhash.bucket_tasks_per_bucket",),
-    "minhash-cluster": (),
-    "minhash-filter": (),
-}
+# step -> the settings it reads itself (what it reads through its upstream step comes with the chain),
+# as the step registry declares them
+STEP_INPUTS: dict[str, tuple[str, ...]] = REGISTRY.inputs()
 
 
 @dataclass(frozen=True)
@@ -104,16 +91,30 @@ def _size(path: Path) -> str:
         return "missing"
 
 
-def dataset_settings(stage: StageConfig, spec: DatasetSpec, files: LoadedFiles) -> dict[str, Any]:
+def pinned_dedup(methods: tuple[str, ...]) -> bool | str:
+    """`dedup` as run.json pins it: true and false as before sentence dedup existed (`minhash`, `none`), so
+    runs pinned then keep their fingerprints; otherwise as written (`sentence`, `minhash+sentence`)."""
+    if methods == ("minhash",):
+        return True
+    return False if not methods else dedup_text(methods)
+
+
+def dataset_settings(
+    stage: StageConfig, spec: DatasetSpec, files: LoadedFiles, registry: StepRegistry = REGISTRY
+) -> dict[str, Any]:
     """The output-affecting settings of one dataset, as plain JSON values (what run.json pins)."""
     settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS}
+    settings["dedup"] = pinned_dedup(spec.dedup)
     for key in PINNED_WHEN_SET:
         if settings[key] is None:
             del settings[key]
     settings["seed"] = stage.seed
-    if spec.dedup:
-        for f in dataclasses.fields(MinhashSettings):
-            settings[f"minhash.{f.name}"] = getattr(stage.minhash, f.name)
+    read = registry.dataset_inputs(spec)
+    for name in SECTIONS:
+        if any(key.startswith(f"{name}.") for key in read):  # the whole section, as for MinHash before
+            section = getattr(stage, name)
+            for f in dataclasses.fields(section):
+                settings[f"{name}.{f.name}"] = getattr(section, f.name)
     filters = selected_filters(spec.kind, spec.filters)
     if "spam" in filters:
         settings["spam_lists"] = files.spam_lists
@@ -122,16 +123,16 @@ def dataset_settings(stage: StageConfig, spec: DatasetSpec, files: LoadedFiles) 
     return json.loads(canonical(settings))
 
 
-def step_fingerprints(settings: dict[str, Any], steps: Sequence[tuple[str, int]]) -> dict[str, str]:
+def step_fingerprints(
+    settings: dict[str, Any], steps: Sequence[tuple[str, int]], registry: StepRegistry = REGISTRY
+) -> dict[str, str]:
     """step -> fingerprint, for a dataset's steps in order with their task counts."""
     fingerprints: dict[str, str] = {}
     upstream: str | None = None
     for step, tasks in steps:
-        if step not in STEP_INPUTS:
-            raise KeyError(f"step {step!r} has no entry in STEP_INPUTS: say which settings it reads")
         inputs = {
             key: settings.get(key)
-            for key in STEP_INPUTS[step]
+            for key in registry.step(step).inputs
             if key in settings or key not in PINNED_WHEN_SET
         }
         payload = {"step": step, "tasks": tasks, "upstream": upstream, "inputs": inputs}

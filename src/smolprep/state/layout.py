@@ -2,20 +2,24 @@
 
 <root>/<stage>/
   run.json  lock  jobs.jsonl
-  filtered/<dataset>/           output of the filter step
-  minhash/<dataset>/{signatures,buckets,remove}/
-  data/<dataset>/*.jsonl.gz     final output
+  filtered/<dataset>/           output of the filter step (when it is not the dataset's last step)
+  minhash/<dataset>/{signatures,buckets,remove,documents}/
+  sentence/<dataset>/{signatures,duplicates,documents}/
+  data/<dataset>/*.jsonl.gz     final output (of the dataset's last document-writing step)
   logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (local runs)
   manifest.json, report.*
+
+Which steps exist, and which of these folders each writes, is the step registry's (pipelines/steps.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-STEPS = ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter")
+_STEP_NAME = re.compile(r"^[a-z][a-z0-9-]*$")  # a folder name (the registry checks the name is a step)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,12 @@ class RunLayout:
         return self.stage_dir / "filtered" / dataset
 
     def minhash(self, dataset: str, part: str) -> Path:
-        """part: signatures, buckets or remove."""
+        """part: signatures, buckets, remove or documents (minhash-filter's output when it is not the last)."""
         return self.stage_dir / "minhash" / dataset / part
+
+    def sentence(self, dataset: str, part: str) -> Path:
+        """part: signatures, duplicates or documents (sentence-filter's output when it is not the last)."""
+        return self.stage_dir / "sentence" / dataset / part
 
     def data(self, dataset: str) -> Path:
         return self.stage_dir / "data" / dataset
@@ -58,8 +66,8 @@ class RunLayout:
         return self.data(dataset) / f"{rank:05d}.jsonl.gz"
 
     def logs(self, dataset: str, step: str) -> Path:
-        if step not in STEPS:
-            raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
+        if not _STEP_NAME.match(step):
+            raise ValueError(f"step {step!r} is not a step name (lowercase letters, digits and '-')")
         return self.stage_dir / "logs" / dataset / step
 
     def completions(self, dataset: str, step: str) -> Path:

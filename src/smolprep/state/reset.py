@@ -9,33 +9,29 @@ Callers hold the stage's launch lock.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from smolprep.state.layout import STEPS, RunLayout
-
-# step -> the folders it writes. data/<d> is downstream of `filter` whatever `dedup` says: `filter` writes
-# it when the dataset has no dedup, `minhash-filter` when it has.
-STEP_OUTPUTS: dict[str, Callable[[RunLayout, str], list[Path]]] = {
-    "filter": lambda layout, d: [layout.filtered(d), layout.data(d)],
-    "minhash-signatures": lambda layout, d: [layout.minhash(d, "signatures")],
-    "minhash-buckets": lambda layout, d: [layout.minhash(d, "buckets")],
-    "minhash-cluster": lambda layout, d: [layout.minhash(d, "remove")],
-    "minhash-filter": lambda layout, d: [layout.data(d)],
-}
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
+from smolprep.state.layout import RunLayout
 
 
-def steps_from(first: str) -> tuple[str, ...]:
+def step_outputs(layout: RunLayout, dataset: str, step: str, registry: StepRegistry = REGISTRY) -> list[Path]:
+    """The folders `step` may write for `dataset` (as its declaration says), whatever the dataset's config:
+    data/<d> belongs to every document-writing step, since which one writes it depends on `dedup`."""
+    return registry.outputs(layout, dataset, step)
+
+
+def steps_from(first: str, registry: StepRegistry = REGISTRY) -> tuple[str, ...]:
     """`first` and every step after it, in the order steps run."""
-    return STEPS[STEPS.index(first) :]
+    return registry.steps_from(first)
 
 
-def reset_from(layout: RunLayout, dataset: str, first: str) -> list[Path]:
+def reset_from(layout: RunLayout, dataset: str, first: str, registry: StepRegistry = REGISTRY) -> list[Path]:
     """Remove the outputs and logging folders of `first` and every later step of `dataset`; returns
     what was removed."""
     removed: list[Path] = []
-    for step in steps_from(first):
-        for path in [*STEP_OUTPUTS[step](layout, dataset), layout.logs(dataset, step)]:
+    for step in steps_from(first, registry):
+        for path in [*step_outputs(layout, dataset, step, registry), layout.logs(dataset, step)]:
             if _remove(path):
                 removed.append(path)
     return removed

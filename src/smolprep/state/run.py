@@ -20,6 +20,7 @@ from smolprep import __version__
 from smolprep.config.errors import ChangedSetting, ConfigError, ConfigIssue
 from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.steps import REGISTRY
 from smolprep.plan import StagePlan
 from smolprep.state.atomic import write_json_atomic
 from smolprep.state.errors import DamagedRunFile
@@ -32,7 +33,7 @@ from smolprep.state.fingerprint import (
     sha256,
     step_fingerprints,
 )
-from smolprep.state.layout import STEPS, RunLayout
+from smolprep.state.layout import RunLayout
 from smolprep.state.reset import reset_from
 
 PIN_FORMAT = 2  # run.json without `pin_format` was written before settings and fingerprints were pinned
@@ -237,7 +238,7 @@ def _unpinned(
     layout: RunLayout, stage: StageConfig, dataset: str, first: str, pinned: PinnedRun | None
 ) -> tuple[str, list[ConfigIssue]] | None:
     """A dataset run.json does not list: fine unless the run directory already holds its outputs."""
-    if not any(layout.completed_ranks(dataset, step) for step in STEPS):
+    if not any(layout.completed_ranks(dataset, step) for step in REGISTRY.names):
         return None
     why = "is missing" if pinned is None else f"does not list {dataset}"
     issue = ConfigIssue(
