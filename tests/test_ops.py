@@ -269,3 +269,11 @@ def test_status_while_slurm_runs_a_task_says_to_wait(run_copy, capsys, tmp_path,
     code, out, _ = cli(capsys, "status", run_copy)
     assert code == 0 and "1 step(s) running or queued; wait" in out
     assert "Failed steps" not in out and "launch it" not in out
+
+
+def test_report_takes_the_epoch_warning_limit(run_copy, capsys):
+    assert cli(capsys, "report", run_copy, "--max-epochs", "1.5")[0] == 0
+    assert json.loads(run_copy.layout.manifest.read_text())["max_epochs"] == 1.5
+    for bad in ("0", "-2", "many", "nan"):
+        code, _, err = cli(capsys, "report", run_copy, "--max-epochs", bad)
+        assert code == 2 and "expected a number > 0" in err and "Traceback" not in err

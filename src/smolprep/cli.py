@@ -120,6 +120,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_number(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def _force_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force",
@@ -204,6 +215,13 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
         )
         _slurm_options(parser)
         _force_options(parser)
+    if command == "report":
+        parser.add_argument(
+            "--max-epochs",
+            type=positive_number,
+            metavar="N",
+            help="warn about datasets that training would repeat more than N times (default 4)",
+        )
     if command == "cancel":
         parser.add_argument(
             "--lock-wait", type=float, default=120.0, metavar="SECONDS", help=argparse.SUPPRESS

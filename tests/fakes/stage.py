@@ -9,6 +9,7 @@ from pathlib import Path
 from smolprep.config.profile import load_profile
 from smolprep.config.stage import load_stage_config
 from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import plan_stage
 from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.limits import cluster_limits, fit_plan
@@ -71,11 +72,13 @@ def write_stage(base: Path, profile_lines: str = "max_array_size: 1001\n") -> St
     return StageFiles(base / "fake.yaml", profile, (base / "out").resolve())
 
 
-def slurm_stage(files: StageFiles, slurm: SlurmClient) -> tuple[SlurmStage, FilterResources]:
-    """The stage as the launcher builds it, fitted to the limits `slurm` reports."""
+def slurm_stage(
+    files: StageFiles, slurm: SlurmClient, registry: StepRegistry = REGISTRY
+) -> tuple[SlurmStage, FilterResources]:
+    """The stage as the launcher builds it (from `registry`'s steps), fitted to the limits `slurm` reports."""
     stage = load_stage_config(files.config)
     profile = load_profile(str(files.profile))
-    plan = plan_stage(stage)
+    plan = plan_stage(stage, registry)
     fit = fit_plan(plan, cluster_limits(profile, slurm.config()), profile.max_tasks_per_job)
-    target = SlurmStage(stage, plan, profile, RunLayout(files.output, stage.name), fit)
+    target = SlurmStage(stage, plan, profile, RunLayout(files.output, stage.name), fit, registry)
     return target, FilterResources.load(stage, profile.lid_model)

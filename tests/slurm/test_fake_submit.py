@@ -205,3 +205,31 @@ def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(files, c
         if int(j.job_id) > int(max(code_jobs, key=int)) and j.name.endswith("code-filter")
     ]
     assert [list(j.states) for j in rerun] == [[0, 1], [0, 1]]  # 4 tasks, arrays of at most 2
+
+
+def test_a_toy_step_of_a_test_registry_is_submitted_and_run_like_any_other(files):
+    """The step registry's acceptance on Slurm: a step declared only in a test registry is planned, pickled
+    with its own pipeline, queued afterok on the step before it and after every one of its ranks, and
+    completes; nothing outside the registry knows it."""
+    import dataclasses
+
+    import dill
+
+    from smolprep.pipelines.steps import REGISTRY
+    from tests.pipelines.test_steps import TOY, Shout
+
+    toy = dataclasses.replace(TOY, enabled=lambda spec: spec.kind == "code")
+    registry = REGISTRY.with_step(toy)
+    fake = FakeSlurm()
+    target, resources = slurm_stage(files, fake, registry)
+    assert [s.step for s in target.plan.for_dataset("notes")] == ["filter", "shout"]
+    outcome = submit_stage(target, resources, fake)
+    before = _jobs(outcome, "code", "minhash-filter")
+    for job_id in _jobs(outcome, "code", "shout"):
+        assert fake.jobs[job_id].after == [("afterok", j) for j in before]
+    assert _jobs(outcome, "code", "shout")[-1] in outcome.last_jobs
+    pickled = dill.loads((target.layout.logs("notes", "shout") / "executor.pik").read_bytes())
+    assert any(isinstance(block, Shout) for block in pickled.pipeline)
+    fake.run_all()
+    assert all(_complete(target).values())
+    assert gather_status(target.layout, target.plan, fake).done

@@ -28,6 +28,7 @@ from smolprep.config.errors import ConfigIssue
 from smolprep.config.profile import ClusterProfile, preamble_path
 from smolprep.config.stage import StageConfig
 from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import StagePlan
 from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SbatchBusy, SbatchError, SlurmError
@@ -144,6 +145,7 @@ class SlurmStage:
     profile: ClusterProfile
     layout: RunLayout
     fit: Fit | None = None  # ranks per array task and the limits they fit (None: one rank per task)
+    registry: StepRegistry = REGISTRY  # the steps `plan` was made from; their builders make the executors
 
     @property
     def hf_home(self) -> str:
@@ -183,7 +185,7 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
         folder.mkdir(parents=True, exist_ok=True)
     res = target.profile.resources(sub.step.step)
     executor = SmolprepSlurmExecutor(
-        build_step(stage, spec, sub.step.step, target.layout, resources),
+        build_step(stage, spec, sub.step.step, target.layout, resources, target.registry),
         tasks=sub.step.tasks,
         time=res.time,
         partition=target.profile.partition or "",

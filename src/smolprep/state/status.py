@@ -17,7 +17,6 @@ from smolprep.plan import StagePlan
 from smolprep.slurm.query import QueueEntry
 from smolprep.state.ledger import LedgerEntry
 
-STATES = ("done", "running", "pending", "failed", "waiting", "not-submitted")
 _ARRAY_TASKS = re.compile(r"^(\d+)_(\d+)$")
 _PENDING_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
 
