@@ -40,7 +40,7 @@ from smolprep.slurm.submit import (
     submit_report_job,
     submit_stage,
 )
-from smolprep.slurm.waves import driver_active, driver_file, register_driver, run_waves
+from smolprep.slurm.waves import driver_active, register_driver, run_waves
 from smolprep.state import ledger
 from smolprep.state.errors import DamagedRunFile
 from smolprep.state.layout import RunLayout
@@ -457,7 +457,7 @@ def _launch_locked(
                 if outcome.submitted_jobs:
                     outcome.report_job = submit_report_job(target, outcome.last_jobs, slurm)
             finally:
-                driver_file(layout).unlink(missing_ok=True)
+                layout.driver_file.unlink(missing_ok=True)
         else:
             outcome = submit_stage(target, resources, slurm)
         render_submission(console, target, outcome)
@@ -602,9 +602,9 @@ def _run_local(
             console.print(
                 f"[yellow]warning:[/] no report written ({type(err).__name__}: {err})", highlight=False
             )
-    console.print(f"Final data: {layout.stage_dir / 'data'}")
+    console.print(f"Final data: {layout.data_root}")
     if outcome.console_log:
-        console.print(f"Task logs: {layout.stage_dir / 'logs'}  (console output: {outcome.console_log})")
+        console.print(f"Task logs: {layout.logs_root}  (console output: {outcome.console_log})")
     for dataset, error in outcome.failed.items():
         console.print(f"[bold red]failed[/] {dataset}: {escape(error)}", highlight=False, soft_wrap=True)
     for row in damaged:

@@ -123,7 +123,7 @@ def gather_status(layout: RunLayout, plan: StagePlan, slurm: SlurmClient) -> Sta
     entries = ledger.read(layout.ledger)
     queue = slurm.queue({e.job_id for e in entries}) if entries else []
     keys = [(s.dataset, s.step) for s in plan.steps]
-    completed = {key: layout.completed_ranks(*key) for key in keys}
+    completed = {(s.dataset, s.step): layout.done_ranks(s.dataset, s.step, s.tasks) for s in plan.steps}
     failures = {key: layout.failure_records(*key) for key in keys}
     driver = driver_active(layout, slurm) is not None
     return stage_status(plan, completed, entries, queue, driver, failures)
@@ -297,7 +297,7 @@ def _traced_ranks(layout: RunLayout, step: StepPlan, entries: list[ledger.Ledger
     key = (step.dataset, step.step)
     ranks = {r for e in entries if (e.dataset, e.step) == key for r in e.ranks}
     ranks |= layout.completed_ranks(*key) | set(layout.failure_records(*key))
-    logs = layout.logs(*key) / "logs"
+    logs = layout.task_logs(*key)
     names = (p.name for p in logs.glob("task_*.log")) if logs.is_dir() else iter(())
     return ranks | {int(n[5:-4]) for n in names if n[5:-4].isdigit()}
 
@@ -307,8 +307,7 @@ def _show_task(ops: Ops, entries: list[ledger.LedgerEntry], task: Task, record: 
     dataset, step, rank = task
     console = ops.console
     console.rule(f"{dataset} / {step} / rank {rank}")
-    folder = ops.layout.logs(dataset, step)
-    task_log = folder / "logs" / f"task_{rank:05d}.log"
+    task_log = ops.layout.task_log(dataset, step, rank)
     if record is not None:
         error = escape(str(record.get("error")))
         console.print(f"[bold red]failed{_when(record)}[/]: {error}", highlight=False, soft_wrap=True)
@@ -318,7 +317,7 @@ def _show_task(ops: Ops, entries: list[ledger.LedgerEntry], task: Task, record: 
         if (e.dataset, e.step) == (dataset, step) and rank in e.ranks:
             index = e.index_of_rank(rank)
             label = f"Slurm log (job {e.job_id}_{index})"
-            files.append((label, folder / "slurm_logs" / f"{e.job_id}_{index}.out"))
+            files.append((label, ops.layout.slurm_log(dataset, step, e.job_id, index)))
     for label, path in files:
         _show_file(console, label, path, ops.args.lines)
 

@@ -42,7 +42,7 @@ class LocalOutcome:
 
 
 def step_complete(layout: RunLayout, step: StepPlan) -> bool:
-    return len(layout.completed_ranks(step.dataset, step.step) & set(range(step.tasks))) == step.tasks
+    return layout.step_done(step.dataset, step.step, step.tasks)
 
 
 def run_local(
@@ -59,16 +59,15 @@ def run_local(
     pending = [s for s in plan.steps if not step_complete(layout, s)]
     if not pending:
         return outcome
-    os.environ.setdefault("HF_HOME", str(layout.root / ".cache" / "huggingface"))
+    os.environ.setdefault("HF_HOME", str(layout.hf_cache))
     from smolprep.pipelines.preload import children_die_with_me, warm_fork_server  # imports this module
 
     lid = any("language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets()))
     warm_fork_server(word_languages(stage, plan, registry), resources.lid_model, lid=lid)
-    log_dir = layout.stage_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    outcome.console_log = log_dir / f"local-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    outcome.console_log = layout.local_log(time.strftime("%Y%m%d-%H%M%S"))
+    outcome.console_log.parent.mkdir(parents=True, exist_ok=True)
     total = sum(s.tasks for s in plan.steps)
-    done_before = sum(len(layout.completed_ranks(s.dataset, s.step)) for s in plan.steps)
+    done_before = _done_tasks(layout, plan)
     with (
         Progress(
             TextColumn("[bold]{task.description}"),
@@ -124,9 +123,12 @@ def _failure(layout: RunLayout, step: StepPlan, err: Exception) -> str:
     return f"{step.step}: {error_line(err)}{where}"
 
 
+def _done_tasks(layout: RunLayout, plan: StagePlan) -> int:
+    return sum(len(layout.done_ranks(s.dataset, s.step, s.tasks)) for s in plan.steps)
+
+
 def _refresh(progress: Progress, bar: TaskID, layout: RunLayout, plan: StagePlan) -> None:
-    done = sum(len(layout.completed_ranks(s.dataset, s.step) & set(range(s.tasks))) for s in plan.steps)
-    progress.update(bar, completed=done)
+    progress.update(bar, completed=_done_tasks(layout, plan))
 
 
 def _run_step(
@@ -155,9 +157,9 @@ def _run_step(
         stop.set()
         poller.join()
     if not step_complete(layout, step):
-        missing = sorted(set(range(step.tasks)) - layout.completed_ranks(step.dataset, step.step))
+        missing = sorted(set(range(step.tasks)) - layout.done_ranks(step.dataset, step.step, step.tasks))
         raise RuntimeError(
-            f"tasks {missing} did not complete; see {layout.logs(step.dataset, step.step)}/logs"
+            f"tasks {missing} did not complete; see {layout.task_logs(step.dataset, step.step)}"
         )
 
 

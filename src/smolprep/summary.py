@@ -146,7 +146,7 @@ def task_stats(layout: RunLayout, dataset: str, step: str) -> dict[int, list[Blo
     """rank -> its blocks, for every finished task of the step. datatrove writes a task's stats file, then
     its completion marker: a stats file without its marker belongs to a task that did not finish (killed,
     perhaps while writing it) and is neither read nor counted; the task runs again on the next launch."""
-    folder = layout.logs(dataset, step) / "stats"
+    folder = layout.stats_dir(dataset, step)
     finished = layout.completed_ranks(dataset, step)
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     return {int(f.stem): read_stats_file(f) for f in files if f.stem.isdigit() and int(f.stem) in finished}
@@ -186,8 +186,7 @@ def missing_output_note(layout: RunLayout, dataset: str, step: str, ranks: Itera
     """'1 output file missing (00002.jsonl.gz); delete its completion marker logs/.../00002 and relaunch'."""
     ranks = sorted(ranks)
     names = ", ".join(layout.final_file(dataset, r).name for r in ranks)
-    folder = layout.completions(dataset, step).relative_to(layout.stage_dir)
-    markers = ", ".join(str(folder / f"{r:05d}") for r in ranks)
+    markers = ", ".join(str(layout.marker(dataset, step, r).relative_to(layout.stage_dir)) for r in ranks)
     if len(ranks) == 1:
         return f"1 output file missing ({names}); delete its completion marker {markers} and relaunch"
     return (
@@ -248,7 +247,7 @@ def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> Dataset
     removed_dedup = _removed_after_filtering(merged[s.step] for s in steps[1:])
     last = plan.final_step(dataset).step
     final = final_output(layout, dataset, tasks[last])
-    complete = all(len(layout.completed_ranks(dataset, s.step)) >= s.tasks for s in steps)
+    complete = all(layout.step_done(dataset, s.step, s.tasks) for s in steps)
     state = "complete" if complete else "incomplete"
     if final.missing:
         state = "damaged: " + missing_output_note(layout, dataset, last, final.missing)

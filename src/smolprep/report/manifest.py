@@ -156,7 +156,7 @@ def account_dataset(
     last = plan.final_step(name).step  # the step writing data/<name>/
     final_tasks: dict[int, list[BlockCounters]] = {}
     for step in plan.for_dataset(name):
-        done = len(layout.completed_ranks(name, step.step) & set(range(step.tasks)))
+        done = len(layout.done_ranks(name, step.step, step.tasks))
         tasks = task_stats(layout, name, step.step)
         account = account_step(
             step.step, merge_blocks(tasks.values()), step.tasks, done, upstream, step.reads_documents

@@ -34,7 +34,7 @@ def drive_stage(
     from smolprep.plan import plan_stage
     from smolprep.slurm.limits import cluster_limits, fit_plan
     from smolprep.slurm.submit import SlurmStage, submit_report_job
-    from smolprep.slurm.waves import driver_file, run_waves
+    from smolprep.slurm.waves import run_waves
     from smolprep.state.layout import RunLayout
     from smolprep.state.run import check_against_pin
 
@@ -47,10 +47,10 @@ def drive_stage(
     resources = FilterResources.load(stage, profile.lid_model)
     issues = check_against_pin(layout, stage, plan, resources)
     if issues:  # the config was edited after the launch: later waves must not run another config
-        driver_file(layout).unlink(missing_ok=True)
+        layout.driver_file.unlink(missing_ok=True)
         raise ConfigError(issues)
     target = SlurmStage(stage, plan, profile, layout, fit)
     outcome = run_waves(target, resources, slurm, reserve=1)
     submit_report_job(target, outcome.last_jobs, slurm)
-    driver_file(target.layout).unlink(missing_ok=True)
+    target.layout.driver_file.unlink(missing_ok=True)
     return f"submitted {len(outcome.steps)} steps"

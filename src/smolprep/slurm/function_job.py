@@ -85,7 +85,7 @@ def submit_function(
     *args: Any,
 ) -> str:
     """Queue `function(*args)` as a one-task job of the stage and record it in the ledger; its job id."""
-    folder = layout.stage_dir / "logs" / job.role
+    folder = layout.job_logs(job.role)
     folder.mkdir(parents=True, exist_ok=True)
     executor = _ClientExecutor(folder / "%j", slurm)
     executor.update_parameters(

@@ -24,7 +24,7 @@ class Progression:
 
 
 def completed_tasks(layout: RunLayout, plan: StagePlan) -> int:
-    return sum(len(layout.completed_ranks(s.dataset, s.step) & set(range(s.tasks))) for s in plan.steps)
+    return sum(len(layout.done_ranks(s.dataset, s.step, s.tasks)) for s in plan.steps)
 
 
 def stage_complete(layout: RunLayout, plan: StagePlan) -> bool:

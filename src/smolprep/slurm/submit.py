@@ -149,11 +149,11 @@ class SlurmStage:
 
     @property
     def hf_home(self) -> str:
-        return self.profile.hf_home or str(self.layout.root / ".cache" / "huggingface")
+        return self.profile.hf_home or str(self.layout.hf_cache)
 
     def submissions(self) -> list[StepSubmission]:
         completed = {
-            (s.dataset, s.step): self.layout.completed_ranks(s.dataset, s.step) for s in self.plan.steps
+            (s.dataset, s.step): self.layout.done_ranks(s.dataset, s.step, s.tasks) for s in self.plan.steps
         }
         if self.fit is None:
             return plan_submissions(self.plan, self.profile, completed)
@@ -179,8 +179,9 @@ def submission_tag(stage: str, chunk: ArrayChunk) -> str:
 
 def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterResources) -> None:
     stage, spec = target.stage, target.stage.dataset(sub.step.dataset)
-    logs = target.layout.logs(spec.name, sub.step.step)
-    (logs / "slurm_logs").mkdir(parents=True, exist_ok=True)
+    layout, step = target.layout, sub.step.step
+    slurm_logs = layout.slurm_logs(spec.name, step)
+    slurm_logs.mkdir(parents=True, exist_ok=True)
     for folder in (target.layout.filtered(spec.name), target.layout.data(spec.name)):
         folder.mkdir(parents=True, exist_ok=True)
     res = target.profile.resources(sub.step.step)
@@ -192,18 +193,19 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
         cpus_per_task=res.cpus,
         job_name=f"smolprep-{stage.name}-{spec.name}-{sub.step.step}",
         qos="",
-        logging_dir=str(logs),
+        logging_dir=str(layout.logs(spec.name, step)),
         max_array_size=target.fit.limits.max_array_size if target.fit else target.profile.max_array_size,
         tasks_per_job=sub.tasks_per_job,
-        slurm_logs_folder=str(logs / "slurm_logs"),
+        slurm_logs_folder=str(slurm_logs),
         requeue_signals=("SIGUSR1",),
         mail_user=None,
     )
-    tmp = logs / "executor.pik.tmp"
+    pickled = layout.executor_file(spec.name, step)
+    tmp = pickled.with_name(pickled.name + ".tmp")
     with open(tmp, "wb") as f:
         dill.dump(executor, f, fmode=CONTENTS_FMODE)
-    tmp.replace(logs / "executor.pik")
-    write_text_atomic(logs / "ranks_to_run.json", json.dumps(list(sub.ranks)))
+    tmp.replace(pickled)
+    write_text_atomic(layout.ranks_file(spec.name, step), json.dumps(list(sub.ranks)))
     executor.save_executor_as_json()
 
 

@@ -44,13 +44,9 @@ def queued_tasks(entries: list[QueueEntry]) -> int:
     return sum(max(1, len(queued_indices(q))) for q in entries)
 
 
-def driver_file(layout: RunLayout):
-    return layout.stage_dir / "driver.json"
-
-
 def driver_active(layout: RunLayout, slurm: SlurmClient) -> dict | None:
     """The running wave driver of this stage, if any."""
-    path = driver_file(layout)
+    path = layout.driver_file
     if not path.is_file():
         return None
     try:
@@ -193,6 +189,6 @@ def _chunks_complete(target: SlurmStage, dataset: str, step: str, job_ids: set[s
 
 def register_driver(layout: RunLayout, job_id: str | None = None) -> None:
     write_json_atomic(
-        driver_file(layout),
+        layout.driver_file,
         {"host": socket.gethostname(), "pid": os.getpid(), "job_id": job_id, "time": time.time()},
     )

@@ -1,13 +1,18 @@
 """The run directory on shared storage: one place that knows every path (see docs/run-directory.md).
 
 <root>/<stage>/
-  run.json  lock  jobs.jsonl
+  run.json  lock  jobs.jsonl  driver.json
   filtered/<dataset>/           output of the filter step (when it is not the dataset's last step)
   minhash/<dataset>/{signatures,buckets,remove,documents}/
   sentence/<dataset>/{signatures,duplicates,documents}/
   data/<dataset>/*.jsonl.gz     final output (of the dataset's last document-writing step)
-  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (local runs)
+  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (local runs),
+                                slurm_logs/, executor.pik, ranks_to_run.json (Slurm)
+  logs/report/, logs/driver/    the stage's function jobs (Slurm); logs/local-<time>.log (local runs)
   manifest.json, report.*
+<root>/.cache/huggingface/      HF_HOME unless the cluster profile sets one
+
+A task is done when its completion marker exists: `done_ranks` and `step_done` are the only completion check.
 
 Which steps exist, and which of these folders each writes, is the step registry's (pipelines/steps.py).
 """
@@ -47,6 +52,35 @@ class RunLayout:
     def manifest(self) -> Path:
         return self.stage_dir / "manifest.json"
 
+    @property
+    def driver_file(self) -> Path:
+        """The wave driver of a stage submitted in waves (Slurm): who runs it, since when."""
+        return self.stage_dir / "driver.json"
+
+    @property
+    def hf_cache(self) -> Path:
+        """HF_HOME of the tasks unless the cluster profile sets `hf_home`; shared by every stage."""
+        return self.root / ".cache" / "huggingface"
+
+    @property
+    def data_root(self) -> Path:
+        """The final documents of every dataset: `data/<dataset>/`."""
+        return self.stage_dir / "data"
+
+    @property
+    def logs_root(self) -> Path:
+        return self.stage_dir / "logs"
+
+    def job_logs(self, role: str) -> Path:
+        """The submitit folder of a stage-level function job (role: report or driver)."""
+        if not _STEP_NAME.match(role):
+            raise ValueError(f"job role {role!r} is not a folder name (lowercase letters, digits and '-')")
+        return self.logs_root / role
+
+    def local_log(self, timestamp: str) -> Path:
+        """What the workers of a local run started at `timestamp` printed."""
+        return self.logs_root / f"local-{timestamp}.log"
+
     def filtered(self, dataset: str) -> Path:
         return self.stage_dir / "filtered" / dataset
 
@@ -59,7 +93,7 @@ class RunLayout:
         return self.stage_dir / "sentence" / dataset / part
 
     def data(self, dataset: str) -> Path:
-        return self.stage_dir / "data" / dataset
+        return self.data_root / dataset
 
     def final_file(self, dataset: str, rank: int) -> Path:
         """The final file a task of the dataset's last step writes (`AtomicJsonlWriter`'s name)."""
@@ -68,10 +102,43 @@ class RunLayout:
     def logs(self, dataset: str, step: str) -> Path:
         if not _STEP_NAME.match(step):
             raise ValueError(f"step {step!r} is not a step name (lowercase letters, digits and '-')")
-        return self.stage_dir / "logs" / dataset / step
+        return self.logs_root / dataset / step
 
     def completions(self, dataset: str, step: str) -> Path:
         return self.logs(dataset, step) / "completions"
+
+    def marker(self, dataset: str, step: str, rank: int) -> Path:
+        """The completion marker datatrove writes when a task finished."""
+        return self.completions(dataset, step) / f"{rank:05d}"
+
+    def stats_dir(self, dataset: str, step: str) -> Path:
+        return self.logs(dataset, step) / "stats"
+
+    def stats_file(self, dataset: str, step: str, rank: int) -> Path:
+        """A task's counters (datatrove's stats file), written just before its completion marker."""
+        return self.stats_dir(dataset, step) / f"{rank:05d}.json"
+
+    def task_logs(self, dataset: str, step: str) -> Path:
+        return self.logs(dataset, step) / "logs"
+
+    def task_log(self, dataset: str, step: str, rank: int) -> Path:
+        """The log datatrove writes for one task."""
+        return self.task_logs(dataset, step) / f"task_{rank:05d}.log"
+
+    def slurm_logs(self, dataset: str, step: str) -> Path:
+        """Slurm's stdout and stderr of the step's array tasks: `<job id>_<array index>.out`."""
+        return self.logs(dataset, step) / "slurm_logs"
+
+    def slurm_log(self, dataset: str, step: str, job_id: str, index: int) -> Path:
+        return self.slurm_logs(dataset, step) / f"{job_id}_{index}.out"
+
+    def executor_file(self, dataset: str, step: str) -> Path:
+        """The pickled Slurm executor of the step, which every array task loads."""
+        return self.logs(dataset, step) / "executor.pik"
+
+    def ranks_file(self, dataset: str, step: str) -> Path:
+        """The ranks each array index of the step's last submission runs (datatrove's ranks_to_run.json)."""
+        return self.logs(dataset, step) / "ranks_to_run.json"
 
     def failures(self, dataset: str, step: str) -> Path:
         """Failure records of a step's tasks: `failures/<rank:05d>.json` (see `failure_records`)."""
@@ -100,7 +167,17 @@ class RunLayout:
         return records
 
     def completed_ranks(self, dataset: str, step: str) -> set[int]:
+        """Every rank with a completion marker, whatever the step's task count (see `done_ranks`)."""
         folder = self.completions(dataset, step)
         if not folder.is_dir():
             return set()
         return {int(p.name) for p in folder.iterdir() if p.name.isdigit()}
+
+    def done_ranks(self, dataset: str, step: str, tasks: int) -> set[int]:
+        """The step's tasks (ranks 0 to tasks-1) that have their completion marker; a marker of a rank
+        outside that range (left by a run with more tasks) counts for nothing."""
+        return self.completed_ranks(dataset, step) & set(range(tasks))
+
+    def step_done(self, dataset: str, step: str, tasks: int) -> bool:
+        """Every one of the step's `tasks` tasks has its completion marker."""
+        return len(self.done_ranks(dataset, step, tasks)) == tasks
