@@ -22,6 +22,7 @@ from rich.table import Table
 from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.profile import ClusterProfile, available_profiles, load_profile
 from smolprep.config.stage import MAX_TASKS_PER_STEP, StageConfig, load_stage_config, task_count_issues
+from smolprep.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from smolprep.filters.lid_model import LidModelNotFoundError
 from smolprep.local_run import run_local
 from smolprep.paths import configs_dir
@@ -49,8 +50,6 @@ from smolprep.state.reset import steps_from
 from smolprep.state.run import PinComparison, compare_with_pin, pin_run
 from smolprep.summary import stage_summary
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 PSEUDO_FILE_SYSTEMS = (Path("/proc"), Path("/sys"))
 
 DESCRIPTION = """\
@@ -69,10 +68,6 @@ def make_console(stderr: bool = False) -> Console:
     """A console that does not cut table cells when output goes to a file or a pipe (logs, tests)."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, width=None if stream.isatty() else 200)
-
-
-class UsageError(Exception):
-    """Bad command line: exit code 2."""
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -311,7 +306,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, 
 def _launch(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
     stage, profile, layout = load_inputs(args)
     plan = plan_stage(stage)
-    resources = _filter_resources(stage, profile)
+    resources = filter_resources(stage, profile)
     if args.test_only and not args.dry_run:
         raise UsageError("--test-only goes with --dry-run")
     if args.dry_run:
@@ -335,7 +330,7 @@ def _launch(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> i
         raise ConfigError(problems)
     if args.wait and profile.executor != "slurm":
         raise UsageError("--wait is for Slurm profiles; a local run always waits")
-    return _launch_locked(args, stage, profile, layout, plan, resources, console, slurm)
+    return launch_locked(args, stage, profile, layout, plan, resources, console, slurm)
 
 
 def preflight(
@@ -399,7 +394,7 @@ def render_force_config(console: Console, layout: RunLayout, comparison: PinComp
         console.print(f"{dataset}: {verb} {steps} in {layout.stage_dir}", highlight=False, soft_wrap=True)
 
 
-def _launch_locked(
+def launch_locked(
     args: argparse.Namespace,
     stage: StageConfig,
     profile: ClusterProfile,
@@ -561,7 +556,7 @@ def render_submission(console: Console, target: SlurmStage, outcome: SubmitOutco
         )
 
 
-def _filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
+def filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
     try:
         return FilterResources.load(stage, profile.lid_model)
     except LidModelNotFoundError as err:  # an install problem, not the config's: one line with the fix

@@ -21,17 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from smolprep.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    _filter_resources,
-    _launch_locked,
-    load_inputs,
-    make_console,
-)
+from smolprep.cli import filter_resources, launch_locked, load_inputs, make_console
 from smolprep.config.profile import ClusterProfile
 from smolprep.config.stage import StageConfig
+from smolprep.errors import EXIT_FAILED, EXIT_OK, UsageError
 from smolprep.plan import StagePlan, StepPlan, plan_stage
 from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SbatchError, SlurmQueryError
@@ -371,8 +364,8 @@ def _cancel(ops: Ops) -> int:
 
 
 def _resubmit(ops: Ops) -> int:
-    resources = _filter_resources(ops.stage, ops.profile)
-    return _launch_locked(
+    resources = filter_resources(ops.stage, ops.profile)
+    return launch_locked(
         ops.args, ops.stage, ops.profile, ops.layout, ops.plan, resources, ops.console, ops.slurm
     )
 

@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from smolprep.filters.language import _LABEL_PREFIX, LanguageIdFilter
+from smolprep.filters.language import LABEL_PREFIX, LanguageIdFilter
 from smolprep.filters.lid_model import default_lid_model_path
 
 logger = logging.getLogger(__name__)
@@ -923,4 +923,4 @@ class FastLanguageIdFilter(LanguageIdFilter):
 
     def predict(self, text: str) -> tuple[str, float]:
         label, score = get_predictor(self.model_path).predict(text.replace("\n", " "))
-        return label.removeprefix(_LABEL_PREFIX), score
+        return label.removeprefix(LABEL_PREFIX), score

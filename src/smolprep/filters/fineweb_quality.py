@@ -21,7 +21,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
 
 from smolprep.filters.fast_gopher import find_duplicates
-from smolprep.filters.gopher import _LanguageAwareGopherFilter
+from smolprep.filters.gopher import LanguageAwareGopherFilter
 from smolprep.filters.params import fineweb_quality_params
 from smolprep.text.words import document_words
 
@@ -53,7 +53,7 @@ class FastFineWebQualityFilter(FineWebQualityFilter):
         return True
 
 
-class LanguageAwareFineWebQualityFilter(_LanguageAwareGopherFilter):
+class LanguageAwareFineWebQualityFilter(LanguageAwareGopherFilter):
     """datatrove's ``FineWebQualityFilter`` decisions with the thresholds of each document's language;
     documents of a language without FineWeb-2 values pass.
 

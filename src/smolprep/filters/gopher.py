@@ -44,7 +44,7 @@ def has_word_tokenizer(language: str) -> bool:
     return tokenizer_language(language) in load_tokenizer_assignments()
 
 
-class _LanguageAwareGopherFilter(BaseFilter):
+class LanguageAwareGopherFilter(BaseFilter):
     """Shared machinery: choose the language, build and cache one datatrove filter per language."""
 
     def __init__(
@@ -97,7 +97,7 @@ class _LanguageAwareGopherFilter(BaseFilter):
         return state
 
 
-class LanguageAwareGopherRepetitionFilter(_LanguageAwareGopherFilter):
+class LanguageAwareGopherRepetitionFilter(LanguageAwareGopherFilter):
     """datatrove's ``GopherRepetitionFilter`` decisions with the thresholds of each document's language.
 
     Args:
@@ -115,7 +115,7 @@ class LanguageAwareGopherRepetitionFilter(_LanguageAwareGopherFilter):
         return FastGopherRepetitionFilter(**params.as_kwargs(), language=tokenizer_language)
 
 
-class LanguageAwareGopherQualityFilter(_LanguageAwareGopherFilter):
+class LanguageAwareGopherQualityFilter(LanguageAwareGopherFilter):
     """datatrove's ``GopherQualityFilter`` decisions with the thresholds and stop words of each document's
     language.
 

@@ -32,7 +32,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from smolprep.filters.lid_model import LID176_LANGUAGES, LidModelNotFoundError, default_lid_model_path
 
-_LABEL_PREFIX = "__label__"
+LABEL_PREFIX = "__label__"
 
 
 def _check_score(name: str, value: float) -> float:
@@ -121,7 +121,7 @@ class LanguageIdFilter(BaseFilter):
     def predict(self, text: str) -> tuple[str, float]:
         """Best lid.176 label (without the ``__label__`` prefix) and its score."""
         labels, scores = self.model.predict(text.replace("\n", " "), k=1)
-        return labels[0].removeprefix(_LABEL_PREFIX), float(scores[0])
+        return labels[0].removeprefix(LABEL_PREFIX), float(scores[0])
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         language, score = self.predict(doc.text)

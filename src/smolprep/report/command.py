@@ -14,6 +14,7 @@ from rich.table import Table
 
 from smolprep.config.errors import ConfigError
 from smolprep.config.stage import StageConfig
+from smolprep.errors import EXIT_OK, UsageError
 from smolprep.plan import StagePlan
 from smolprep.report import build_report, save_report
 from smolprep.report.manifest import DEFAULT_MAX_EPOCHS
@@ -21,14 +22,12 @@ from smolprep.report.tokens import TokenizerError
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import check_against_pin
 
-EXIT_OK = 0
 REASONS_SHOWN = 4
 
 
 def run_report(
     args: argparse.Namespace, console: Console, stage: StageConfig, layout: RunLayout, plan: StagePlan
 ) -> int:
-    from smolprep.cli import UsageError
     from smolprep.cli_ops import require_run
 
     require_run(layout)
