@@ -47,11 +47,7 @@ def test_shipped_profiles_load():
     assert (slurm.executor, slurm.partition, slurm.account, slurm.qos) == ("slurm", "cpu", None, None)
     assert slurm.resources("minhash-cluster") == StepResources("24:00:00", 1, "32G")
     assert slurm.resources("filter") == StepResources("12:00:00", 1, "3G")
-    # sentence dedup's steps (not in the shipped profile yet) take `default`
-    assert {name for name, _ in slurm.steps} == {
-        "default",
-        *(s for s in STEPS if not s.startswith("sentence-")),
-    }
+    assert {name for name, _ in slurm.steps} == {"default", *STEPS}
     assert (dev.executor, dev.array_throttle, dev.requeue_grace) == ("slurm", 8, 30)
     assert dev.resources("filter") == StepResources("00:30:00", 1, "1G")  # from steps.default
     for profile in (slurm, dev):
