@@ -113,35 +113,19 @@ def _filter_trials(block: PipelineStep, languages: tuple[str, ...], kind: str) -
     return [trial(language) for language in languages]
 
 
-def _signature_trials(block: PipelineStep, spec: DatasetSpec) -> list[_Trial]:
-    get_shingles = getattr(block, "get_shingles", None)
-    if get_shingles is None:
-        return []
+def _split_trials(block: PipelineStep, spec: DatasetSpec) -> list[_Trial]:
+    """A dedup signature step splits the probe paragraph as its tasks will: MinHash into words
+    (`get_shingles`), sentence dedup into sentences (`get_hashes`); [] for any other block."""
     language = spec.language[0] if spec.kind != "code" else None
     text = CODE_PROBE if language is None else probe_text(language)
-    return [
-        _Trial(
-            f"{block.name} (words{' of ' + language if language else ''})",
-            language,
-            lambda: get_shingles(text),
-        )
-    ]
-
-
-def _sentence_trials(block: PipelineStep, spec: DatasetSpec) -> list[_Trial]:
-    """A sentence-dedup signature step splits the probe paragraph into sentences (its word tokenizer)."""
-    get_hashes = getattr(block, "get_hashes", None)
-    if get_hashes is None:
-        return []
-    language = spec.language[0] if spec.kind != "code" else None
-    text = CODE_PROBE if language is None else probe_text(language)
-    return [
-        _Trial(
-            f"{block.name} (sentences{' of ' + language if language else ''})",
-            language,
-            lambda: get_hashes(Document(text=text, id="smolprep-probe"), 0),
-        )
-    ]
+    of = f" of {language}" if language else ""
+    trials = []
+    if (get_shingles := getattr(block, "get_shingles", None)) is not None:
+        trials.append(_Trial(f"{block.name} (words{of})", language, lambda: get_shingles(text)))
+    if (get_hashes := getattr(block, "get_hashes", None)) is not None:
+        document = Document(text=text, id="smolprep-probe")
+        trials.append(_Trial(f"{block.name} (sentences{of})", language, lambda: get_hashes(document, 0)))
+    return trials
 
 
 def _trials(spec: DatasetSpec, probed: bool, pipeline: list[PipelineStep]) -> list[_Trial]:
@@ -154,8 +138,7 @@ def _trials(spec: DatasetSpec, probed: bool, pipeline: list[PipelineStep]) -> li
         for block in pipeline
         for t in (
             *_filter_trials(block, spec.language, spec.kind),
-            *_signature_trials(block, spec),
-            *_sentence_trials(block, spec),
+            *_split_trials(block, spec),
         )
     ]
 
