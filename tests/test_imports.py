@@ -65,3 +65,58 @@ def test_no_module_imports_a_private_name_of_another() -> None:
                 if node.module.startswith("smolprep") and private:
                     found.append(f"{path.relative_to(SRC)}:{node.lineno} from {node.module} import {private}")
     assert found == []
+
+
+def _module_name(path: Path) -> str:
+    parts = ["smolprep", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(node: ast.AST, modules: set[str]) -> list[str]:
+    """The smolprep modules an import statement names (`from a import b` names a.b when b is a module)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in modules]
+    if isinstance(node, ast.ImportFrom) and node.module in modules and node.level == 0:
+        named = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+        return named or [node.module]
+    return []
+
+
+def test_the_import_graph_has_no_cycle_even_through_imports_inside_functions() -> None:
+    """An import deferred into a function still ties the two modules together: no module may reach itself
+    through the modules it imports, at the top or inside a function."""
+    paths = {_module_name(p): p for p in SRC.rglob("*.py")}
+    edges = {
+        name: {m for node in ast.walk(ast.parse(path.read_text())) for m in _imported(node, set(paths))}
+        - {name}
+        for name, path in paths.items()
+    }
+    assert "smolprep.launching" in edges["smolprep.commands.launch"]  # the graph is read
+    cycles = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(edges[name]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = "done"
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+def test_a_local_worker_re_importing_launch_py_imports_no_smolprep_module() -> None:
+    """Local workers import the launcher script as `__mp_main__`: it must not pull in the command line."""
+    probe = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'smolprep'))"
+    )
+    launcher = SRC.parents[1] / "launch.py"
+    result = subprocess.run([sys.executable, "-c", probe, str(launcher)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

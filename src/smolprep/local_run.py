@@ -23,8 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from smolprep.config.stage import StageConfig
 from smolprep.filters.chain import selected_filters
-from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.pipelines.build import build_step
 from smolprep.pipelines.local_executor import RecordingLocalExecutor, error_line
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import StagePlan, StepPlan
 from smolprep.state.layout import RunLayout
@@ -60,7 +61,8 @@ def run_local(
     if not pending:
         return outcome
     os.environ.setdefault("HF_HOME", str(layout.hf_cache))
-    from smolprep.pipelines.preload import children_die_with_me, warm_fork_server  # imports this module
+    # imported only here: importing preload warms what the environment names (that is for the fork server)
+    from smolprep.pipelines.preload import children_die_with_me, warm_fork_server
 
     lid = any("language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets()))
     warm_fork_server(word_languages(stage, plan, registry), resources.lid_model, lid=lid)

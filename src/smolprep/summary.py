@@ -79,16 +79,11 @@ def _block_seconds(block: dict) -> float:
     return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else 0.0
 
 
-def completion_marker(stats_file: Path) -> Path:
-    """The completion marker of the task that wrote `logs/<dataset>/<step>/stats/<rank>.json`."""
-    return stats_file.parent.parent / "completions" / stats_file.stem
-
-
 def damaged_stats(stats_file: Path, problem: str) -> DamagedRunFile:
     return DamagedRunFile(
         stats_file,
         f"damaged stats file ({problem})",
-        f"Delete it and the task's completion marker {completion_marker(stats_file)}, then relaunch the same "
+        f"Delete it and the task's completion marker {RunLayout.marker_of_stats(stats_file)}, then relaunch the same "
         "command: the task runs again and rewrites it",
     )
 

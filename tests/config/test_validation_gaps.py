@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from smolprep.cli import build_command_parser, main
+from smolprep.cli import main
+from smolprep.commands.registry import COMMANDS
 from smolprep.config.errors import ConfigError
 from smolprep.config.stage import load_stage_config
 from tests.conftest import write_jsonl
@@ -208,7 +209,7 @@ def test_resubmit_checks_the_task_bound_too(tmp_path, capsys):
     )
     code, err = _cli(capsys, "resubmit", *args)
     assert code == 2 and "at most 100,000 tasks per step" in err
-    assert build_command_parser("resubmit").parse_args(["--force", "--force-config"]).force
+    assert COMMANDS.parser(COMMANDS["resubmit"]).parse_args(["--force", "--force-config"]).force
 
 
 # --- the output folder -------------------------------------------------------------------------------

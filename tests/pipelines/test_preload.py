@@ -36,7 +36,7 @@ WORKER_PROBE = textwrap.dedent(
         return {
             "pid": os.getpid(),
             "preload_loaded_by": preload.LOADED_BY,
-            "modules": sorted(m for m in ("smolprep.cli", "datatrove.executor", "numpy") if m in sys.modules),
+            "modules": sorted(m for m in ("smolprep.cli", "smolprep.pipelines.steps", "datatrove.executor", "numpy") if m in sys.modules),
             "tokenizers": words.word_tokenizer.cache_info().currsize,
             "vi_model_loaded": words.word_tokenizer("vi")._model is not None,
             "lid_loaded": bool(fast_lid._PREDICTORS),
@@ -60,7 +60,8 @@ def test_fork_server_workers_start_with_modules_and_tokenizers_loaded(tmp_path):
     assert done.returncode == 0, done.stderr
     worker = json.loads(done.stdout.strip().splitlines()[-1])
     # a worker forked from the preloaded server finds everything imported and both tokenizers built
-    assert worker["modules"] == ["datatrove.executor", "numpy", "smolprep.cli"]
+    # the pipelines, not the command line
+    assert worker["modules"] == ["datatrove.executor", "numpy", "smolprep.pipelines.steps"]
     assert worker["tokenizers"] == 2
     assert worker["vi_model_loaded"]
     assert worker["lid_loaded"]

@@ -6,13 +6,19 @@ Tests that need it take the ``dev_slurm`` fixture and are marked ``@pytest.mark.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from smolprep import launching
+from smolprep.slurm import monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SH = ROOT / "cluster" / "dev-slurm" / "start.sh"
@@ -20,6 +26,8 @@ START_SH = ROOT / "cluster" / "dev-slurm" / "start.sh"
 START_TIMEOUT = 900
 
 _EXPORT_LINE = re.compile(r"^export SLURM_CONF=(\S+)$")
+# `--wait` backs off to one squeue poll every 15 s; a test's stage is small, so it polls more often.
+QUICK_POLL = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,3 +88,14 @@ def dev_slurm() -> DevSlurm:
         )
     os.environ["SLURM_CONF"] = str(conf)
     return DevSlurm(conf=conf)
+
+
+@contextmanager
+def quick_wait() -> Iterator[None]:
+    """While it lasts, an in-process ``--wait`` polls every ``QUICK_POLL`` seconds at most, instead of up to
+    15 s after a small stage has finished. What it polls and how it decides are unchanged."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            launching, "wait_for_stage", functools.partial(monitor.wait_for_stage, max_poll=QUICK_POLL)
+        )
+        yield

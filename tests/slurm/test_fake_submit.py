@@ -9,8 +9,9 @@ import json
 import pytest
 
 from smolprep.cli import main
-from smolprep.cli_ops import gather_status
-from smolprep.slurm.submit import submit_driver_job, submit_stage
+from smolprep.commands.status import gather_status
+from smolprep.launching import submit_driver_job
+from smolprep.slurm.submit import submit_stage
 from smolprep.state import ledger
 from tests.fakes.slurm import FakeSlurm, directives
 from tests.fakes.stage import slurm_stage, write_stage
@@ -149,7 +150,7 @@ def test_the_report_and_driver_jobs_are_submitit_jobs_queued_through_the_client(
     fake = FakeSlurm()
     target, resources = slurm_stage(files, fake)
     outcome = submit_stage(target, resources, fake)
-    driver = submit_driver_job(target, {"partition": "cpu"}, fake)
+    driver = submit_driver_job(target, {"partition": "cpu"}, False, fake)
     for job_id, role in ((outcome.report_job, "report"), (driver, "driver")):
         folder = target.layout.stage_dir / "logs" / role / job_id
         assert (folder / f"{job_id}_submitted.pkl").is_file()  # what the node's submitit loads

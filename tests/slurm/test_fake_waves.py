@@ -5,7 +5,11 @@ stops there while the others go on, and a busy controller only delays a wave."""
 from __future__ import annotations
 
 import pytest
+from submitit.core.utils import DelayedSubmission
 
+from smolprep.cli import main
+from smolprep.config.errors import ConfigError
+from smolprep.slurm import waves
 from smolprep.slurm.submit import SlurmStage
 from smolprep.slurm.waves import NoQueueLimit, run_waves
 from smolprep.state import ledger
@@ -58,17 +62,19 @@ def test_waves_stay_under_the_queue_limit_and_follow_the_dependencies(files):
 
 def test_a_failed_step_stops_its_dataset_and_the_others_go_on(files):
     def tick(fake: FakeSlurm) -> None:
-        fake.run_all(lambda job, index: job.name == "smolprep-fake-code-filter" and index == 0, limit=1)
+        fake.run_all(
+            lambda job, index: job.name == "smolprep-fake-code-filter" and job.ranks(index) == [0], limit=1
+        )
 
     fake = FakeSlurm(tick=tick)
     target, resources = slurm_stage(files, fake)
     outcome = run_waves(target, resources, fake, poll=0)
     fake.run_all()
     assert fake.peak_queued <= LIMIT
-    assert [(s.dataset, s.step, s.state, s.message) for s in outcome.steps] == [
+    assert sorted((s.dataset, s.step, s.state, s.message) for s in outcome.steps) == [
         ("code", "filter", "submitted", ""),
-        ("notes", "filter", "submitted", ""),
         ("code", "minhash-signatures", "error", "filter did not complete"),
+        ("notes", "filter", "submitted", ""),
     ]
     assert target.layout.completed_ranks("code", "filter") == {1, 2}
     assert target.layout.completed_ranks("notes", "filter") == {0, 1}
@@ -94,3 +100,44 @@ def test_waves_without_the_cluster_limits_are_refused_with_a_typed_error(files):
     with pytest.raises(NoQueueLimit, match="waves need the cluster's queue limit"):
         run_waves(unfitted, resources, fake, poll=0)
     assert fake.jobs == {}
+
+
+def _driver_call(fake: FakeSlurm, layout) -> DelayedSubmission:
+    """What the node's submitit loads for the queued wave driver job."""
+    (driver,) = [job for job in fake.jobs.values() if job.name.endswith("-driver")]
+    return DelayedSubmission.load(
+        layout.stage_dir / "logs" / "driver" / driver.job_id / f"{driver.job_id}_submitted.pkl"
+    )
+
+
+def test_the_driver_job_runs_the_launch_sequence_on_the_node(files, monkeypatch, capsys):
+    """A launch that does not fit queues the driver job; its pickled call, run as the node runs it (with the
+    fake client), submits every wave, then the report job, and the stage completes."""
+    fake = FakeSlurm(tick=lambda f: f.run_all())
+    assert main(files.argv(None, "--partition", "cpu"), slurm=fake) == 0
+    assert "Submitted the wave driver job" in capsys.readouterr().out
+    target, _ = slurm_stage(files, fake)
+    assert target.layout.driver_file.is_file() and fake.queued_tasks() == 1  # the driver alone
+    call = _driver_call(fake, target.layout)
+    assert call.args[3:] == ({"partition": "cpu"}, ["code", "notes"], False)  # overrides, datasets, --force
+    monkeypatch.setattr(waves.time, "sleep", lambda seconds: None)  # the fake finishes tasks at each look
+    assert "submitted the waves" in call.function(*call.args, slurm=fake)
+    fake.run_all()
+    assert not target.layout.driver_file.exists()
+    assert fake.peak_queued <= LIMIT + 1  # the driver job itself is the one above the limit
+    for s in target.plan.steps:
+        assert target.layout.completed_ranks(s.dataset, s.step) == set(range(s.tasks)), s.key
+    assert [e.step for e in ledger.read(target.layout.ledger) if e.dataset == "*"] == ["driver", "report"]
+
+
+def test_a_driver_job_of_an_edited_config_submits_nothing_and_fails(files, capsys):
+    fake = FakeSlurm()
+    assert main(files.argv(), slurm=fake) == 0
+    target, _ = slurm_stage(files, fake)
+    call = _driver_call(fake, target.layout)
+    files.config.write_text(files.config.read_text().replace("tasks: 3", "tasks: 4"))
+    queued = set(fake.jobs)
+    with pytest.raises(ConfigError, match="tasks"):
+        call.function(*call.args, slurm=fake)
+    assert set(fake.jobs) == queued
+    assert not target.layout.driver_file.exists()  # status no longer waits for it

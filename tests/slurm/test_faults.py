@@ -114,6 +114,21 @@ def _settle(run: Run) -> None:
     _wait_for(lambda: not run.queued(), 300, "the stage's jobs to leave the queue")
 
 
+def _release_requeued(run: Run) -> int:
+    """Start the stage's requeued tasks now. Slurm holds a requeued job for two minutes (reason BeginTime)
+    before it may run again; the tests check what happens when it runs, not that delay."""
+    held = [line.split("|")[1] for line in run.queued() if line.endswith("|PENDING|BeginTime")]
+    for job in held:
+        subprocess.run(["scontrol", "update", f"jobid={job}", "starttime=now"], check=False)
+    return len(held)
+
+
+def _settle_releasing_requeued(run: Run) -> None:
+    _wait_for(
+        lambda: not (_release_requeued(run) or run.queued()), 300, "the stage's jobs to leave the queue"
+    )
+
+
 def test_scancel_of_one_task_then_resubmit(dev_slurm, fault_stage, tmp_path):
     config, clean = fault_stage
     run = Run(config, tmp_path)
@@ -235,7 +250,7 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
             60,
             "the node to return",
         )
-    _settle(run)
+    _settle_releasing_requeued(run)
     result = run.command("resubmit", "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert run.final_texts() == clean
@@ -243,9 +258,10 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
 
 @pytest.fixture(scope="module")
 def slow_stage(tmp_path_factory):
-    """One filter task over the whole English sample (about a minute): long enough to meet its limit."""
+    """One filter task over three copies of the English sample: it runs for seconds, long enough to be
+    signalled mid-run."""
     base = tmp_path_factory.mktemp("slow-stage")
-    write_marked_copies(base / "en", 6)
+    write_marked_copies(base / "en", 3)
     config = base / "faults.yaml"  # same stage name as the fault stage, so Run() finds its folder
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 1}\n"
@@ -267,7 +283,11 @@ def test_time_limit_warning_requeues_the_task_which_then_completes(dev_slurm, sl
     (job,) = sorted({e.job_id for e in run.entries() if e.step == "filter"})
     subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)
     logs = run.stage_dir / "logs" / "en" / "filter" / "slurm_logs"
-    _wait_for(lambda: any("restart 1" in p.read_text() for p in logs.glob("*.out")), 180, "the requeued task")
+    _wait_for(
+        lambda: _release_requeued(run) == 0 and any("restart 1" in p.read_text() for p in logs.glob("*.out")),
+        180,
+        "the requeued task",
+    )
     result = run.launch("--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Received signal 10 (SIGUSR1). Requeueing" in "".join(p.read_text() for p in logs.glob("*.out"))

@@ -17,6 +17,7 @@ from smolprep.plan import plan_stage
 from smolprep.state import ledger
 from tests.conftest import run_stage
 from tests.e2e.test_sentence_dedup import SENTENCE_STEPS, check_sentence_output, write_sentence_corpus
+from tests.slurm.conftest import quick_wait
 
 pytestmark = pytest.mark.slurm
 
@@ -34,7 +35,8 @@ def _start_times(logs: Path) -> list[datetime]:
 def slurm_sentences(dev_slurm, tmp_path_factory):
     base = tmp_path_factory.mktemp("slurm-sentences")
     config, corpus = write_sentence_corpus(base)
-    run = run_stage(config, base / "slurm", None, "dev-slurm", ["--wait"])
+    with quick_wait():
+        run = run_stage(config, base / "slurm", None, "dev-slurm", ["--wait"])
     assert run.exit_code == 0, (
         f"the sentence dedup stage failed on Slurm; see {run.layout.stage_dir / 'logs'}"
     )

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from smolprep.launching import submit_driver_job
 from smolprep.local_run import step_complete
 from smolprep.plan import plan_stage
 from smolprep.slurm.monitor import completed_tasks, stage_complete
-from smolprep.slurm.submit import submit_driver_job, submit_stage
+from smolprep.slurm.submit import submit_stage
 from smolprep.slurm.waves import register_driver
 from smolprep.state.layout import RunLayout
 from smolprep.summary import stage_summary
@@ -120,7 +121,7 @@ def test_slurm_submission_writes_the_executor_ranks_and_slurm_logs_where_the_lay
                 dataset, step, job_id, 1
             )
             assert f'export HF_HOME="{layout.hf_cache}"' in script
-    driver = submit_driver_job(target, {"partition": "cpu"}, fake)
+    driver = submit_driver_job(target, {"partition": "cpu"}, False, fake)
     for job_id, role in ((outcome.report_job, "report"), (driver, "driver")):
         assert (layout.job_logs(role) / job_id / f"{job_id}_submitted.pkl").is_file()
     register_driver(layout, driver)
@@ -135,3 +136,8 @@ def test_hf_cache_is_under_the_output_root_and_shared_by_stages(tmp_path):
         == RunLayout(tmp_path, "b").hf_cache
         == tmp_path / ".cache" / "huggingface"
     )
+
+
+def test_the_marker_of_a_stats_file_is_the_marker_of_its_task(tmp_path):
+    layout = RunLayout(tmp_path, "s")
+    assert RunLayout.marker_of_stats(layout.stats_file("en", "filter", 7)) == layout.marker("en", "filter", 7)

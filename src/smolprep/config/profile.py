@@ -28,6 +28,9 @@ from smolprep.paths import cluster_dir, project_root
 from smolprep.pipelines.steps import STEPS
 
 EXECUTORS = ("local", "slurm")
+# jobs of a run that share the queue limit with the stage's arrays: the stage's report job and, when the
+# stage goes in waves without --wait, the wave driver job itself
+HELPER_JOBS = 2
 # minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes, days-hours:minutes:seconds
 _TIME = re.compile(r"^(\d+-\d{1,2}(:\d{2}){0,2}|\d+(:\d{2}){0,2})$")
 _MEMORY = re.compile(r"^\d+[KMGT]?$")
@@ -128,9 +131,10 @@ class ClusterProfile:
         convert=optional(as_int(1)),
     )
     max_queued_tasks: int | None = option(
-        "at most this many array tasks of a stage in the queue at once (default: half of MaxJobCount)",
+        "at most this many array tasks of a stage in the queue at once, its report and wave driver jobs "
+        "included (default: half of MaxJobCount)",
         None,
-        convert=optional(as_int(1)),
+        convert=optional(as_int(HELPER_JOBS + 1)),
     )
     max_tasks_per_job: int = option(
         "when a stage has more tasks than may be queued, run up to this many ranks per array task",

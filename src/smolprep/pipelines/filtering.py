@@ -27,8 +27,8 @@ from smolprep.pipelines.readers import input_reader
 from smolprep.pipelines.sampling import SeededSampler
 from smolprep.pipelines.writers import AtomicJsonlWriter
 
-if TYPE_CHECKING:  # resolved on the launching machine by pipelines/build.py
-    from smolprep.pipelines.build import FilterResources
+if TYPE_CHECKING:
+    from smolprep.pipelines.resources import FilterResources
 
 
 def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[PipelineStep]:

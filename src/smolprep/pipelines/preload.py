@@ -2,10 +2,11 @@
 
 ``LocalPipelineExecutor`` starts its workers with the ``forkserver`` method: one fresh server process forks
 every worker. Python 3.11's fork server never imports ``__main__`` itself (its ``preload`` looks for a
-``main_path`` key that ``get_preparation_data`` does not produce), so each worker re-imports the launcher,
-and with it datatrove, numpy and fastText: about a second of CPU per worker, per step. With this module in
-the fork server's preload list (``warm_fork_server``), the server imports all of it once and every worker
-is a cheap fork that finds it in ``sys.modules``.
+``main_path`` key that ``get_preparation_data`` does not produce), so each worker re-imports the launcher
+script (``launch.py`` imports the command line under its ``__main__`` guard, so that costs nothing) and,
+to unpickle its task, our pipelines with datatrove, numpy and fastText: about a second of CPU per worker,
+per step. With this module in the fork server's preload list (``warm_fork_server``), the server imports
+the pipelines once and every worker is a cheap fork that finds them in ``sys.modules``.
 
 The server also does, once, what every worker would otherwise do on its own:
 
@@ -42,8 +43,8 @@ from collections.abc import Iterator
 import multiprocess
 from loguru import logger
 
-# the modules every local worker needs; importing them here is the point of this module
-import smolprep.cli
+# the modules every local worker needs (not the command line: launch.py imports it under its __main__
+# guard, so a worker's re-import of the script skips it); importing them here is the point of this module
 import smolprep.pipelines.local_executor
 import smolprep.pipelines.steps  # noqa: F401  (every step's builder module, and the datatrove blocks they use)
 import smolprep.text.words as words

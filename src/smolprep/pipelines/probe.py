@@ -30,8 +30,9 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters.gopher import tokenizer_language
-from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.pipelines.build import build_step
 from smolprep.pipelines.guards import FilterGuard
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.state.layout import RunLayout
 

@@ -33,7 +33,7 @@ from smolprep.pipelines import minhash, sentence
 from smolprep.pipelines.filtering import filter_pipeline
 
 if TYPE_CHECKING:
-    from smolprep.pipelines.build import FilterResources
+    from smolprep.pipelines.resources import FilterResources
     from smolprep.state.layout import RunLayout
 
 # the dataset keys that change its documents (all read by `filter`, the first step)
@@ -94,6 +94,8 @@ class Step:
     - `enabled`: whether a dataset has the step (from its config);
     - `tasks`: its task count; steps that read documents must have the dataset's `tasks`: rank r reads the
       same files as rank r of the step before;
+    - `tasks_from`: the settings that task count comes from (`tasks`: the dataset's; `section.key`: the
+      stage's), named when a step has too many tasks;
     - `inputs`: the settings it reads itself (dataset keys, stage keys such as `seed` or `minhash.n_grams`),
       pinned in run.json; what it reads through the step before comes with the chain of fingerprints;
     - `folders`: the folders it writes besides documents;
@@ -111,6 +113,7 @@ class Step:
     tasks: Callable[[StageConfig, DatasetSpec], int]
     build: Callable[[StepContext], list[PipelineStep]]
     inputs: tuple[str, ...] = ()
+    tasks_from: tuple[str, ...] = ("tasks",)
     folders: Callable[[RunLayout, str], tuple[Path, ...]] = _no_folders
     documents: Callable[[RunLayout, str], Path] | None = None
     reads_documents: bool = False
@@ -251,6 +254,10 @@ class StepRegistry:
 
     # --- settings -----------------------------------------------------------------------------------------
 
+    def tasks_from(self) -> dict[str, tuple[str, ...]]:
+        """step -> the settings its task count comes from."""
+        return {s.name: s.tasks_from for s in self.steps}
+
     def inputs(self) -> dict[str, tuple[str, ...]]:
         """step -> the settings it reads itself (run.json's fingerprints)."""
         return {s.name: s.inputs for s in self.steps}
@@ -346,6 +353,7 @@ REGISTRY = StepRegistry(
             "minhash-buckets",
             enabled=_minhash,
             tasks=lambda stage, spec: stage.minhash.num_buckets * stage.minhash.bucket_tasks_per_bucket,
+            tasks_from=("minhash.num_buckets", "minhash.bucket_tasks_per_bucket"),
             build=lambda c: minhash.buckets_pipeline(
                 c.stage.minhash,
                 str(c.layout.minhash(c.name, "signatures")),
@@ -358,6 +366,7 @@ REGISTRY = StepRegistry(
             "minhash-cluster",
             enabled=_minhash,
             tasks=_one_task,
+            tasks_from=(),
             build=lambda c: minhash.cluster_pipeline(
                 c.stage.minhash,
                 str(c.layout.minhash(c.name, "buckets")),
@@ -395,6 +404,7 @@ REGISTRY = StepRegistry(
             "sentence-find",
             enabled=_sentence,
             tasks=lambda stage, spec: stage.sentence.find_tasks,
+            tasks_from=("sentence.find_tasks",),
             build=lambda c: sentence.find_pipeline(
                 c.stage.sentence,
                 str(c.layout.sentence(c.name, "signatures")),

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from smolprep.config.profile import ClusterProfile
+from smolprep.config.profile import HELPER_JOBS, ClusterProfile
 from smolprep.plan import StagePlan
 
 DEFAULT_MAX_JOB_COUNT = 10_000
@@ -45,8 +45,9 @@ def cluster_limits(profile: ClusterProfile, scontrol: Mapping[str, str] | None) 
             max_jobs = int(scontrol["MaxJobCount"])
         source = "scontrol show config"
     queued = min(profile.max_queued_tasks or max(1, max_jobs // 2), max_jobs)
-    # an array larger than the queue limit could never be queued: cap arrays at the limit too
-    return ClusterLimits(min(max_array, queued), max_jobs, queued, source)
+    # an array larger than what the queue limit leaves beside the run's helper jobs could never be queued
+    # (waves would wait for room forever): cap arrays there too
+    return ClusterLimits(min(max_array, max(1, queued - HELPER_JOBS)), max_jobs, queued, source)
 
 
 @dataclass(frozen=True)

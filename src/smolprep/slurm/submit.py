@@ -27,7 +27,8 @@ from dill import CONTENTS_FMODE
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.profile import ClusterProfile, preamble_path
 from smolprep.config.stage import StageConfig
-from smolprep.pipelines.build import FilterResources, build_step
+from smolprep.pipelines.build import build_step
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import StagePlan
 from smolprep.slurm.client import SlurmClient
@@ -36,6 +37,7 @@ from smolprep.slurm.function_job import FunctionJob, submit_function
 from smolprep.slurm.limits import Fit
 from smolprep.slurm.plan import StepSubmission, plan_submissions
 from smolprep.slurm.render import ArrayChunk, render_preamble, render_sbatch
+from smolprep.slurm.stage_job import write_stage_report
 from smolprep.state import ledger
 from smolprep.state.atomic import write_text_atomic
 from smolprep.state.layout import RunLayout
@@ -211,8 +213,6 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
 
 def submit_report_job(target: SlurmStage, after: list[str], slurm: SlurmClient) -> str:
     """The stage-level report job (smolprep.slurm.stage_job), `afterany` on the given jobs."""
-    from smolprep.slurm.stage_job import write_stage_report
-
     job = FunctionJob("report", minutes=30, mem="4G", after_any=tuple(after))
     datasets = [spec.name for spec in target.stage.datasets]
     config = str(Path(target.stage.source_file).resolve())
@@ -311,22 +311,3 @@ def _submit_step(
     except (SbatchError, OSError) as err:
         return SubmittedStep(dataset, step, [], "error", len(sub.ranks), str(err))
     return SubmittedStep(dataset, step, job_ids, "submitted", len(sub.ranks))
-
-
-def submit_driver_job(target: SlurmStage, overrides: dict, slurm: SlurmClient) -> str:
-    """The wave driver (smolprep.slurm.driver_job) as a small job of its own."""
-    from smolprep.slurm.driver_job import drive_stage
-
-    job = FunctionJob("driver", minutes=7 * 24 * 60, mem="2G")
-    return submit_function(
-        slurm,
-        target.profile,
-        target.layout,
-        job,
-        drive_stage,
-        str(Path(target.stage.source_file).resolve()),
-        str(target.layout.root),
-        str(Path(target.profile.source_file).resolve()),
-        overrides,
-        [spec.name for spec in target.stage.datasets],
-    )

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.resources import FilterResources
 from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SbatchBusy, SbatchError, SlurmQueryError
 from smolprep.slurm.plan import StepSubmission

@@ -29,7 +29,7 @@ from typing import Any
 from smolprep.config.stage import DatasetSpec, MinhashSettings, SentenceSettings, StageConfig, dedup_text
 from smolprep.filters.chain import selected_filters
 from smolprep.filters.lid_model import default_lid_model_path
-from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import DATASET_KEYS, REGISTRY, StepRegistry
 
 __all__ = ["DATASET_KEYS", "STAGE_KEYS", "STEP_INPUTS"]

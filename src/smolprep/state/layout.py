@@ -118,6 +118,11 @@ class RunLayout:
         """A task's counters (datatrove's stats file), written just before its completion marker."""
         return self.stats_dir(dataset, step) / f"{rank:05d}.json"
 
+    @staticmethod
+    def marker_of_stats(stats_file: Path) -> Path:
+        """The completion marker of the task that wrote `stats_file` (`stats_file(dataset, step, rank)`)."""
+        return stats_file.parent.parent / "completions" / stats_file.stem
+
     def task_logs(self, dataset: str, step: str) -> Path:
         return self.logs(dataset, step) / "logs"
 

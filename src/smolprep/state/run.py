@@ -19,7 +19,7 @@ from typing import Any
 from smolprep import __version__
 from smolprep.config.errors import ChangedSetting, ConfigError, ConfigIssue
 from smolprep.config.stage import StageConfig
-from smolprep.pipelines.build import FilterResources
+from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY
 from smolprep.plan import StagePlan
 from smolprep.state.atomic import write_json_atomic

@@ -12,36 +12,40 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from smolprep.commands.base import Command
+from smolprep.commands.common import Ops, on_a_run, positive_number, run_options
 from smolprep.config.errors import ConfigError
-from smolprep.config.stage import StageConfig
 from smolprep.errors import EXIT_OK, UsageError
-from smolprep.plan import StagePlan
 from smolprep.report import build_report, save_report
 from smolprep.report.manifest import DEFAULT_MAX_EPOCHS
 from smolprep.report.tokens import TokenizerError
-from smolprep.state.layout import RunLayout
 from smolprep.state.run import check_against_pin
 
 REASONS_SHOWN = 4
 
 
-def run_report(
-    args: argparse.Namespace, console: Console, stage: StageConfig, layout: RunLayout, plan: StagePlan
-) -> int:
-    from smolprep.cli_ops import require_run
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    run_options(parser)
+    parser.add_argument(
+        "--max-epochs",
+        type=positive_number,
+        metavar="N",
+        help=f"warn about datasets that training would repeat more than N times (default {DEFAULT_MAX_EPOCHS:g})",
+    )
 
-    require_run(layout)
-    issues = check_against_pin(layout, stage, plan)
+
+def report(ops: Ops) -> int:
+    issues = check_against_pin(ops.layout, ops.stage, ops.plan)
     if issues:
         raise ConfigError(issues)
-    max_epochs = getattr(args, "max_epochs", None) or DEFAULT_MAX_EPOCHS
+    max_epochs = ops.args.max_epochs or DEFAULT_MAX_EPOCHS
     try:
-        manifest = build_report(layout, stage, plan, max_epochs=max_epochs)
+        manifest = build_report(ops.layout, ops.stage, ops.plan, max_epochs=max_epochs)
     except TokenizerError as err:
         raise UsageError(str(err)) from err
-    manifest_path, html_path = save_report(layout, manifest)
-    render_report(console, manifest)
-    console.print(f"Wrote {manifest_path} and {html_path}", highlight=False, soft_wrap=True)
+    manifest_path, html_path = save_report(ops.layout, manifest)
+    render_report(ops.console, manifest)
+    ops.console.print(f"Wrote {manifest_path} and {html_path}", highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -102,3 +106,11 @@ def render_report(console: Console, manifest: dict) -> None:
     )
     for warning in manifest["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+COMMAND = Command(
+    "report",
+    "write <root>/<stage>/manifest.json and report.html and print the funnel per dataset",
+    add_arguments,
+    on_a_run(report),
+)

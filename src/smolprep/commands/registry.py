@@ -1,0 +1,11 @@
+"""Every command of `launch.py`, in the order `--help` lists them; `launch` runs when no command is named."""
+
+from __future__ import annotations
+
+from smolprep.commands import cancel, launch, logs, report, resubmit, status
+from smolprep.commands.base import CommandRegistry
+
+COMMANDS = CommandRegistry(
+    [launch.COMMAND, status.COMMAND, logs.COMMAND, resubmit.COMMAND, cancel.COMMAND, report.COMMAND],
+    default="launch",
+)
