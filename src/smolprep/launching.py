@@ -48,6 +48,7 @@ from smolprep.slurm.submit import (
     submit_stage,
 )
 from smolprep.slurm.waves import driver_active, register_driver, run_waves
+from smolprep.sources.resolve import fetch_issues, resolve_stage
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
 from smolprep.state.lock import launch_lock
@@ -108,6 +109,17 @@ def preflight(request: LaunchRequest) -> PinComparison:
     return comparison
 
 
+def check_sources(request: LaunchRequest) -> None:
+    """A `source:` dataset that is not fetched is refused (exit 2, naming `launch.py fetch`) unless the
+    profile says the compute nodes reach the Hub; a dry run shows it instead."""
+    if request.profile.compute_nodes_online:
+        return
+    command = f"python launch.py fetch {request.rerun_hint}".strip()
+    issues = fetch_issues(request.stage, request.layout.root, command)
+    if issues:
+        raise ConfigError(issues)
+
+
 def check_output_root(layout: RunLayout) -> None:
     """The run directory must be a folder this user can create (or write in); checked on the nearest
     folder that exists, so that a dry run creates nothing."""
@@ -140,6 +152,7 @@ def launch_stage(request: LaunchRequest, console: Console, slurm: SlurmClient) -
         finally:  # a driver that ends, however it ends, no longer submits
             request.layout.driver_file.unlink(missing_ok=True)
     preflight(request)
+    check_sources(request)
     target = slurm_target(request, slurm)
     _create_stage_dir(request.layout)
     layout = request.layout
@@ -184,6 +197,7 @@ def _drive(request: LaunchRequest, console: Console, slurm: SlurmClient) -> int:
     """The wave driver job's part: the launcher wrote the pin and registered this job; the config file is
     read again here, so it is checked against the pin again (an edit after the launch submits nothing)."""
     preflight(request)
+    check_sources(request)
     target = slurm_target(request, slurm)
     if target is None:
         raise UsageError(f"the wave driver is for Slurm profiles; {request.profile.name} is local")
@@ -355,7 +369,7 @@ def drive_stage(
     # this job's own SLURM_* variables must not leak into the jobs it submits
     for key in set(os.environ) - set(clean_environment()):
         del os.environ[key]
-    stage = load_stage_config(config_path).select(datasets)
+    stage = resolve_stage(load_stage_config(config_path).select(datasets), Path(root))
     profile = load_profile(profile_path, overrides)
     request = LaunchRequest(
         stage,

@@ -82,6 +82,7 @@ def run_local(
         ) as progress,
         _stderr_to(outcome.console_log),
         children_die_with_me(),
+        _offline_when_local(stage, plan),
     ):
         bar = progress.add_task(f"{stage.name}", total=total, completed=done_before)
         for dataset in plan.datasets():
@@ -108,6 +109,23 @@ def run_local(
                     _refresh(progress, bar, layout, plan)
         progress.update(bar, description=f"{stage.name}: finished")
     return outcome
+
+
+@contextlib.contextmanager
+def _offline_when_local(stage: StageConfig, plan: StagePlan) -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 for the run's processes when every input is a local folder: no task asks the Hub."""
+    if any(stage.dataset(name).path is None for name in plan.datasets()):
+        yield
+        return
+    before = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before
 
 
 def word_languages(stage: StageConfig, plan: StagePlan, registry: StepRegistry = REGISTRY) -> list[str]:

@@ -20,6 +20,7 @@ class StepPlan:
     after: str | None  # the step of the same dataset that must have completed every task first
     reads_documents: bool = False  # it reads documents: the dataset's input or the previous step's output
     writes_documents: bool = False  # it writes the dataset's documents (the last such step: data/<dataset>)
+    dedup: bool = False  # what it removes are duplicates (else: filtered out)
 
     @property
     def key(self) -> str:
@@ -69,6 +70,7 @@ def plan_stage(stage: StageConfig, registry: StepRegistry = REGISTRY) -> StagePl
                     previous,
                     reads_documents=previous is None or declared.reads_documents,
                     writes_documents=declared.writes_documents,
+                    dedup=declared.dedup,
                 )
             )
             previous = step

@@ -5,7 +5,7 @@ Rendering only; nothing here reads the run directory or runs a command."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.markup import escape
@@ -33,12 +33,18 @@ def print_error(message: str) -> None:
 
 
 def render_plan(
-    console: Console, stage: StageConfig, plan: StagePlan, profile: ClusterProfile, layout: RunLayout
+    console: Console,
+    stage: StageConfig,
+    plan: StagePlan,
+    profile: ClusterProfile,
+    layout: RunLayout,
+    inputs: Mapping[str, str] | None = None,
 ) -> None:
+    """The plan's table; `inputs` says per dataset where its documents come from (fetched or not...)."""
     table = Table(
         title=f"plan: stage {stage.name} on {profile.name} ({profile.executor}) -> {layout.stage_dir}"
     )
-    for column in ("dataset", "kind", "language", "weight", "step", "tasks", "after"):
+    for column in ("dataset", "kind", "language", "weight", "input", "step", "tasks", "after"):
         table.add_column(column)
     for spec in stage.datasets:
         for i, step in enumerate(plan.for_dataset(spec.name)):
@@ -48,6 +54,7 @@ def render_plan(
                 spec.kind if first else "",
                 ",".join(spec.language) if first else "",
                 f"{spec.weight:.5g}" if first else "",
+                escape((inputs or {}).get(spec.name, "")) if first else "",
                 step.step,
                 str(step.tasks),
                 f"{step.after} (all tasks)" if step.after else "-",

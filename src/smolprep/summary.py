@@ -218,7 +218,7 @@ def block_kind(name: str) -> str:
 
 
 def _removed_after_filtering(steps: Iterable[list[BlockCounters]]) -> int | None:
-    """Documents the steps after the first one removed (dedup, ...); None before any of them has stats."""
+    """Documents the dedup steps removed; None before any of them has stats."""
     removing = [
         b
         for blocks in steps
@@ -233,13 +233,15 @@ def dataset_summary(layout: RunLayout, plan: StagePlan, dataset: str) -> Dataset
     steps = plan.for_dataset(dataset)
     tasks = {s.step: task_stats(layout, dataset, s.step) for s in steps}
     merged = {step: merge_blocks(per_rank.values()) for step, per_rank in tasks.items()}
-    filter_blocks = merged[steps[0].step]
-    reader = filter_blocks[0] if filter_blocks else None
+    first_blocks = merged[steps[0].step]
+    reader = first_blocks[0] if first_blocks else None
     docs_in = reader.get("documents") if reader else None
     corrupt = sum(reader.get(k) for k in CORRUPT_LINE_KEYS) if reader else None
-    filtered = writer_total(filter_blocks)
+    # filtered out: what the steps before dedup removed (contents, filter), up to the last one's writer
+    filtering = [s for s in steps if not s.dedup and s.writes_documents]
+    filtered = writer_total(merged[filtering[-1].step]) if filtering else None
     removed_filter = docs_in - filtered if docs_in is not None and filtered is not None else None
-    removed_dedup = _removed_after_filtering(merged[s.step] for s in steps[1:])
+    removed_dedup = _removed_after_filtering(merged[s.step] for s in steps if s.dedup)
     last = plan.final_step(dataset).step
     final = final_output(layout, dataset, tasks[last])
     complete = all(layout.step_done(dataset, s.step, s.tasks) for s in steps)

@@ -44,7 +44,7 @@ def _stage(tmp_path: Path, *datasets: str, extra: str = "") -> StageConfig:
 
 
 def test_the_registry_keeps_the_step_names_and_their_order():
-    assert STEPS == REGISTRY.names == ("filter", *MINHASH, *SENTENCE)
+    assert STEPS == REGISTRY.names == ("contents", "filter", *MINHASH, *SENTENCE)
     assert set(STEP_INPUTS) == set(STEPS)
 
 
@@ -82,7 +82,9 @@ def test_an_unknown_step_is_an_error_never_another_pipeline(tmp_path):
     for name in ("tokenize", "minhash-filters", "sentence-filter"):  # unknown, misspelt, not this dataset's
         with pytest.raises(UnknownStep, match=name):
             build_step(stage, stage.datasets[0], name, layout, RESOURCES)
-    with pytest.raises(UnknownStep, match="unknown step 'tokenize'; steps are filter, minhash-signatures"):
+    with pytest.raises(
+        UnknownStep, match="unknown step 'tokenize'; steps are contents, filter, minhash-signatures"
+    ):
         REGISTRY.step("tokenize")
 
 

@@ -63,11 +63,13 @@ def _pin(tmp_path: Path, stage: StageConfig) -> RunLayout:
 
 # --- the fingerprint of a default config is the one computed without the key ---------------------------
 
+LATER_KEYS = ("filters", "contents")  # dataset keys added after runs were pinned
+
 
 def _settings_without_the_key(stage: StageConfig, name: str, files: LoadedFiles) -> dict[str, Any]:
-    """`dataset_settings` as it was before `filters` existed (by kind only)."""
+    """`dataset_settings` as it was before `filters` existed (by kind only), and `contents` after it."""
     spec = stage.dataset(name)
-    settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS if key != "filters"}
+    settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS if key not in LATER_KEYS}
     settings["dedup"] = bool(spec.dedup)  # `dedup` was true or false then
     settings["seed"] = stage.seed
     if spec.dedup:
@@ -84,7 +86,7 @@ def _fingerprints_without_the_key(settings: dict[str, Any], steps: list[tuple[st
     fingerprints: dict[str, str] = {}
     upstream = None
     for step, tasks in steps:
-        keys = [key for key in STEP_INPUTS[step] if key != "filters"]
+        keys = [key for key in STEP_INPUTS[step] if key not in LATER_KEYS]
         payload = {
             "step": step,
             "tasks": tasks,

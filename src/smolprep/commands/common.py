@@ -19,6 +19,7 @@ from smolprep.paths import configs_dir
 from smolprep.plan import StagePlan, plan_stage
 from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SlurmQueryError
+from smolprep.sources.resolve import resolve_stage
 from smolprep.state.layout import RunLayout
 from smolprep.state.lock import describe, is_stale, read_holder
 
@@ -130,7 +131,11 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k in SLURM_OVERRIDES if (v := getattr(args, k, None))}
 
 
-def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, RunLayout]:
+def load_inputs(
+    args: argparse.Namespace, resolve: bool = True
+) -> tuple[StageConfig, ClusterProfile, RunLayout]:
+    """The stage (its fetched sources read from their local copies unless not `resolve`), the cluster
+    profile and the run directory the command line names."""
     stage = load_stage_config(resolve_config_path(args))
     if getattr(args, "datasets", None) is not None:
         names = [n.strip() for n in args.datasets.split(",") if n.strip()]
@@ -140,7 +145,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[StageConfig, ClusterProfile, 
         stage = stage.select(names)
     profile = load_profile(args.cluster, overrides(args))
     root = Path(args.output or profile.storage_root).expanduser().resolve()
-    return stage, profile, RunLayout(root, stage.name)
+    return resolve_stage(stage, root) if resolve else stage, profile, RunLayout(root, stage.name)
 
 
 def run_args(args: argparse.Namespace) -> str:

@@ -5,6 +5,7 @@ plan and every sbatch script and submits nothing."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from rich.console import Console
 
@@ -22,6 +23,7 @@ from smolprep.commands.common import (
 from smolprep.config.errors import ConfigError
 from smolprep.errors import EXIT_OK, EXIT_USAGE, UsageError
 from smolprep.launching import LaunchRequest, filter_resources, launch_stage, preflight
+from smolprep.pipelines.input_check import text_field_issues
 from smolprep.pipelines.probe import check_stage
 from smolprep.plan import plan_stage
 from smolprep.render import render_force_config, render_plan
@@ -29,6 +31,8 @@ from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SbatchError
 from smolprep.slurm.limits import cluster_limits, fit_plan
 from smolprep.slurm.submit import SlurmStage
+from smolprep.sources.record import source_state
+from smolprep.sources.resolve import unfetched
 
 DESCRIPTION = """\
 Plan and run a pretraining-mixture stage: per dataset, quality filtering (language ID, Gopher
@@ -99,6 +103,7 @@ def run(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
     if args.dry_run:
         return dry_run(request, args.test_only, console, slurm)
     problems = check_stage(request.stage, request.layout, request.resources)
+    problems += text_field_issues(request.stage)
     if problems:
         raise ConfigError(problems)
     if request.wait and request.profile.executor != "slurm":
@@ -110,10 +115,11 @@ def dry_run(request: LaunchRequest, test_only: bool, console: Console, slurm: Sl
     """Every check of the launch that writes and queues nothing, then the plan and every sbatch script."""
     comparison = preflight(request)
     problems = check_stage(request.stage, request.layout, request.resources)
+    problems += text_field_issues(request.stage)
     if problems:  # the real launch would be refused: so is the dry run
         raise ConfigError(problems)
     stage, plan, profile, layout = request.stage, request.plan, request.profile, request.layout
-    render_plan(console, stage, plan, profile, layout)
+    render_plan(console, stage, plan, profile, layout, describe_inputs(request))
     render_force_config(console, layout, comparison, done=False)
     if profile.executor != "slurm":
         return EXIT_OK
@@ -122,6 +128,26 @@ def dry_run(request: LaunchRequest, test_only: bool, console: Console, slurm: Sl
     style = "green" if fit.fits else "bold red"
     console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
     return code
+
+
+def describe_inputs(request: LaunchRequest) -> dict[str, str]:
+    """Per dataset, where the launch would read its documents: a folder, a fetched copy, or not yet."""
+    missing = unfetched(request.stage, request.layout.root)
+    described = {}
+    for spec in request.stage.datasets:
+        if spec.name in missing:
+            state = missing[spec.name]
+            if request.profile.compute_nodes_online:
+                described[spec.name] = "streams from the Hub (compute_nodes_online)"
+            else:
+                described[spec.name] = f"NOT FETCHED: {state.problem or 'run `launch.py fetch` first'}"
+        elif spec.source is not None:
+            record = source_state(request.layout.root, dataclasses.replace(spec, path=None)).record
+            files = f"{len(record.files)} files, " if record else ""
+            described[spec.name] = f"fetched: {files}{spec.tasks} tasks"
+        else:
+            described[spec.name] = "local folder"
+    return described
 
 
 def render_scripts(console: Console, target: SlurmStage, test_only: bool, slurm: SlurmClient) -> int:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from smolprep.commands import cancel, launch, logs, report, resubmit, status
+from smolprep.commands import cancel, fetch, launch, logs, report, resubmit, status
 from smolprep.commands.base import CommandRegistry
 
 COMMANDS = CommandRegistry(
-    [launch.COMMAND, status.COMMAND, logs.COMMAND, resubmit.COMMAND, cancel.COMMAND, report.COMMAND],
+    [
+        launch.COMMAND,
+        fetch.COMMAND,
+        status.COMMAND,
+        logs.COMMAND,
+        resubmit.COMMAND,
+        cancel.COMMAND,
+        report.COMMAND,
+    ],
     default="launch",
 )

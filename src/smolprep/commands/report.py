@@ -44,7 +44,7 @@ def report(ops: Ops) -> int:
     except TokenizerError as err:
         raise UsageError(str(err)) from err
     manifest_path, html_path = save_report(ops.layout, manifest)
-    render_report(ops.console, manifest)
+    render_report(ops.console, manifest, {s.step for s in ops.plan.steps if s.dedup})
     ops.console.print(f"Wrote {manifest_path} and {html_path}", highlight=False, soft_wrap=True)
     return EXIT_OK
 
@@ -57,8 +57,9 @@ def _removed(d: dict, *steps: str) -> int:
     return sum(sum(d["steps"][s]["removed"].values()) for s in steps if s in d["steps"])
 
 
-def render_report(console: Console, manifest: dict) -> None:
-    """The rich summary: one row per dataset, then the main removal reasons, the token method, warnings."""
+def render_report(console: Console, manifest: dict, dedup_steps: set[str]) -> None:
+    """The rich summary: one row per dataset, then the main removal reasons, the token method, warnings.
+    `dedup_steps`: the steps whose removals are duplicates (the others' are filtered out)."""
     table = Table(title=f"stage {manifest['stage']}: documents, tokens and the mixture")
     for column in ("dataset", "weight", "docs in", "filtered out", "duplicates", "docs out", "tokens out"):
         table.add_column(column, justify="left" if column == "dataset" else "right")
@@ -74,8 +75,8 @@ def render_report(console: Console, manifest: dict) -> None:
             name,
             f"{d['weight']:.4g}",
             _n(d["docs_in"]),
-            _n(_removed(d, *list(d["steps"])[:1])),  # the first step: filtering
-            _n(_removed(d, *list(d["steps"])[1:])),  # the steps after it: dedup
+            _n(_removed(d, *[s for s in d["steps"] if s not in dedup_steps])),  # contents, filter
+            _n(_removed(d, *[s for s in d["steps"] if s in dedup_steps])),
             _n(d["docs_out"]),
             _n(d["tokens_out"]),
             _n(d["tokens_target"]),

@@ -17,6 +17,7 @@ from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.schema import (
     BadValue,
     MappingReader,
+    as_bool,
     as_choice,
     as_int,
     as_str,
@@ -129,6 +130,12 @@ class ClusterProfile:
         "the cluster's MaxJobCount when scontrol cannot tell (default: read from `scontrol show config`, else 10000)",
         None,
         convert=optional(as_int(1)),
+    )
+    compute_nodes_online: bool = option(
+        "the compute nodes reach the Hugging Face Hub: a `source:` dataset that is not fetched streams from the "
+        "Hub instead of being refused (default: fetch first, `launch.py fetch`)",
+        False,
+        convert=as_bool,
     )
     max_queued_tasks: int | None = option(
         "at most this many array tasks of a stage in the queue at once, its report and wave driver jobs "

@@ -80,6 +80,52 @@ def as_dedup(value: Any) -> tuple[str, ...]:
     return _DEDUP_CHOICES[value]
 
 
+@dataclass(frozen=True)
+class ContentsSettings:
+    """Where an ID-only dataset's text lives: `contents: {from: s3://bucket/prefix/{blob_id}, ...}`."""
+
+    url_template: str  # `from`: an s3:// URL with {blob_id}
+    compression: str | None = "gzip"  # gzip, or none: objects stored as they are
+    encoding_key: str | None = "src_encoding"  # the row field naming its encoding (none: all UTF-8)
+    id_key: str = "blob_id"  # the row field with the blob id
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_CONTENTS_EXPECTED = (
+    "a mapping {from: s3://bucket/prefix/{blob_id}, compression: gzip|none, encoding_key: <field>|none, "
+    "id_key: <field>}"
+)
+
+
+def as_contents(value: Any) -> ContentsSettings:
+    """`contents:` as written -> ContentsSettings; `from` is required, the others have defaults."""
+    if not isinstance(value, dict) or not isinstance(value.get("from"), str):
+        raise BadValue(_CONTENTS_EXPECTED, "e.g. contents: {from: s3://softwareheritage/content/{blob_id}}")
+    unknown = sorted(set(value) - {"from", "compression", "encoding_key", "id_key"})
+    if unknown:
+        raise BadValue(_CONTENTS_EXPECTED, f"remove {', '.join(unknown)}")
+    url = value["from"]
+    if not url.startswith("s3://") or "{blob_id}" not in url or len(url.split("/")) < 4:
+        raise BadValue(
+            _CONTENTS_EXPECTED, "`from` is an s3:// URL of a bucket and key with {blob_id} in the key"
+        )
+    compression = value.get("compression", "gzip")
+    if compression not in ("gzip", "none", None):
+        raise BadValue(_CONTENTS_EXPECTED, "compression: gzip or none")
+    encoding_key = value.get("encoding_key", "src_encoding")
+    id_key = value.get("id_key", "blob_id")
+    if not (encoding_key is None or isinstance(encoding_key, str)) or not isinstance(id_key, str):
+        raise BadValue(_CONTENTS_EXPECTED, "encoding_key and id_key are field names")
+    return ContentsSettings(
+        url,
+        None if compression in ("none", None) else "gzip",
+        None if encoding_key in ("none", None) else encoding_key,
+        id_key,
+    )
+
+
 def dedup_text(methods: tuple[str, ...]) -> str:
     """How a dataset's `dedup` is written: minhash, sentence, minhash+sentence or none."""
     return "+".join(methods) or "none"
@@ -191,6 +237,12 @@ class DatasetSpec:
         "minhash+sentence (both, MinHash first) or none; true = minhash, false = none",
         ("minhash",),
         convert=as_dedup,
+    )
+    contents: ContentsSettings | None = option(  # noqa: RUF009 (a frozen dataclass: immutable)
+        "ID-only rows: where each row's text is, {from: s3://bucket/prefix/{blob_id}, compression: gzip|none, "
+        "encoding_key: src_encoding, id_key: blob_id}; a `contents` step fetches it before `filter`",
+        None,
+        convert=optional(as_contents),
     )
 
     @property

@@ -23,6 +23,7 @@ from smolprep.filters import (
 )
 from smolprep.filters.chain import selected_filters
 from smolprep.pipelines.guards import FilterGuard
+from smolprep.pipelines.intermediate import intermediate_reader
 from smolprep.pipelines.readers import input_reader
 from smolprep.pipelines.sampling import SeededSampler
 from smolprep.pipelines.writers import AtomicJsonlWriter
@@ -58,10 +59,17 @@ def prose_filters(spec: DatasetSpec, resources: FilterResources) -> list[Pipelin
 
 
 def filter_pipeline(
-    stage: StageConfig, spec: DatasetSpec, resources: FilterResources, output: str
+    stage: StageConfig,
+    spec: DatasetSpec,
+    resources: FilterResources,
+    output: str,
+    documents: str | None = None,
+    repair: str = "",
 ) -> list[PipelineStep]:
-    """Read the dataset's input, sample it, run its filters, write what they keep to `output`."""
-    pipeline: list[PipelineStep] = [input_reader(stage, spec)]
+    """Read the dataset's input (or `documents`: the previous step's output, such as `contents`'), sample
+    it, run its filters, write what they keep to `output`."""
+    reader = input_reader(stage, spec) if documents is None else intermediate_reader(documents, repair)
+    pipeline: list[PipelineStep] = [reader]
     if spec.sample_rate < 1.0:
         pipeline.append(SeededSampler(spec.sample_rate, stage.seed, spec.name))
     pipeline += [FilterGuard(f) for f in prose_filters(spec, resources)]

@@ -32,6 +32,7 @@ from smolprep.pipelines.integrity import compressed_damage, compression_of, open
 from smolprep.stats_keys import CORRUPT_FILES, FILES_READ, skipped_file_key
 
 OWN_FIELDS = ("source", "weight", "dataset", "config", "language")
+ID_ONLY_TEXT = "<contents not fetched>"  # an ID-only row's text until the `contents` step fills it
 BOM = b"\xef\xbb\xbf"
 
 
@@ -74,9 +75,12 @@ class OwnMetadataReader(BaseReader):
     """Mixin: stable ids, and our metadata over the input's fields of the same names."""
 
     own_metadata: dict[str, Any] = {}  # noqa: RUF012 (set per instance by the concrete readers)
+    id_only = False  # rows hold no text (the `contents` step fetches it): they get ID_ONLY_TEXT meanwhile
 
     def _default_adapter(self, data: dict, path: str, id_in_file: int | str) -> dict:
         parsed = super()._default_adapter(data, path, id_in_file)
+        if self.id_only and not parsed.get("text"):
+            parsed["text"] = ID_ONLY_TEXT
         parsed["id"] = stable_id(parsed.get("id"), path, id_in_file)
         parsed["metadata"] = keep_input_fields(parsed["metadata"])
         return parsed
@@ -152,6 +156,7 @@ class CountingJsonlReader(JsonlReader):
     """
 
     name = "📖 JSONL (counting corrupt lines)"
+    id_only = False  # rows without text are read (see OwnMetadataReader.id_only)
 
     def read_file(self, filepath: str):
         with (
@@ -178,7 +183,7 @@ class CountingJsonlReader(JsonlReader):
             return self._skip("corrupt_json", filepath, line_no, err)
         if not isinstance(data, dict):
             return self._skip("corrupt_json", filepath, line_no, "not a JSON object")
-        if not isinstance(data.get(self.text_key), str) or not data[self.text_key]:
+        if not self.id_only and (not isinstance(data.get(self.text_key), str) or not data[self.text_key]):
             return self._skip("missing_text", filepath, line_no, f"no non-empty {self.text_key!r} field")
         return self.get_document_from_dict(data, filepath, line_no)
 
@@ -210,7 +215,9 @@ class InputParquetReader(OwnMetadataReader, WholeFileReader, ParquetReader):
         self.own_metadata = own_metadata
 
     def damage(self, filepath: str) -> str | None:
-        columns = None if self.read_metadata else [self.text_key, self.id_key]
+        columns = (
+            None if self.read_metadata else [self.id_key] if self.id_only else [self.text_key, self.id_key]
+        )
         return parquet_damage(lambda: self.data_folder.open(filepath, "rb"), columns)
 
 
@@ -227,15 +234,22 @@ def dataset_metadata(spec: DatasetSpec) -> dict[str, Any]:
     return {"source": spec.origin, "config": spec.subset, "weight": spec.weight, "dataset": spec.name}
 
 
-def input_reader(stage: StageConfig, spec: DatasetSpec) -> BaseReader:
-    """The reader of a dataset's original input (first step)."""
+def input_reader(stage: StageConfig, spec: DatasetSpec, id_only: bool = False) -> BaseReader:
+    """The reader of a dataset's original input (first step); `id_only`: rows without text are read."""
+    reader = _input_reader(stage, spec)
+    reader.id_only = id_only
+    return reader
+
+
+def _input_reader(stage: StageConfig, spec: DatasetSpec) -> BaseReader:
     common: dict[str, Any] = {
         "text_key": spec.text_key,
         "id_key": spec.id_key,
         "own_metadata": dataset_metadata(spec),
         "limit": spec.max_docs if spec.max_docs is not None else -1,
     }
-    if spec.source is not None:
+    if spec.path is None:  # a `source:` dataset not fetched (smolprep.sources.resolve): stream from the Hub
+        assert spec.source is not None
         options = {"split": spec.split} | ({"name": spec.subset} if spec.subset else {})
         return InputHFReader(spec.source, dataset_options=options, streaming=True, **common)
     if spec.format == "hf":

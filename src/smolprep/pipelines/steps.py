@@ -30,6 +30,7 @@ from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters.chain import WORD_FILTERS, selected_filters
 from smolprep.filters.gopher import tokenizer_language
 from smolprep.pipelines import minhash, sentence
+from smolprep.pipelines.contents_step import contents_pipeline
 from smolprep.pipelines.filtering import filter_pipeline
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ DATASET_KEYS = (
     "sample_rate",
     "max_docs",
     "dedup",
+    "contents",
 )
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -101,7 +103,9 @@ class Step:
     - `folders`: the folders it writes besides documents;
     - `documents`: where it writes documents when it is not the dataset's last document-writing step (its
       intermediate folder); None for a step that writes no documents;
-    - `reads_documents`: it reads the previous document-writing step's output;
+    - `reads_documents`: it reads the previous document-writing step's output (the dataset's input when no
+      step before it writes documents);
+    - `dedup`: what it removes counts as duplicates in the summary and the report (else as filtered out);
     - `probe`: the launcher runs its blocks once on a short text in the dataset's language (a missing
       tokenizer package or model becomes a config issue, see `probe`);
     - `word_languages`: the languages (FineWeb-2 codes) whose word tokenizers its tasks use, which local runs
@@ -117,6 +121,7 @@ class Step:
     folders: Callable[[RunLayout, str], tuple[Path, ...]] = _no_folders
     documents: Callable[[RunLayout, str], Path] | None = None
     reads_documents: bool = False
+    dedup: bool = False
     probe: bool = False
     word_languages: Callable[[DatasetSpec], tuple[str, ...]] = _no_languages
 
@@ -168,7 +173,7 @@ class StepRegistry:
 
     def dataset_steps(self, spec: DatasetSpec) -> tuple[str, ...]:
         steps = tuple(s.name for s in self.steps if s.enabled(spec))
-        if not steps or not self.step(steps[0]).writes_documents or self.step(steps[0]).reads_documents:
+        if not steps or not self.step(steps[0]).writes_documents:
             raise ValueError(f"dataset {spec.name}: its first step must read its input and write documents")
         return steps
 
@@ -200,7 +205,10 @@ class StepRegistry:
         if not self.dataset_step(spec, name).reads_documents:
             return None
         steps = self.dataset_steps(spec)
-        writer = [n for n in steps[: steps.index(name)] if self.step(n).writes_documents][-1]
+        writers = [n for n in steps[: steps.index(name)] if self.step(n).writes_documents]
+        if not writers:  # the first document-writing step: it reads the dataset's input
+            return None
+        writer = writers[-1]
         folder = self.documents_out(layout, spec, writer)
         assert folder is not None
         return writer, folder
@@ -323,17 +331,27 @@ MINHASH_SIGNATURE_INPUTS = ("minhash.n_grams", "minhash.num_buckets", "minhash.h
 REGISTRY = StepRegistry(
     [
         Step(
+            "contents",
+            enabled=lambda spec: spec.contents is not None,
+            tasks=_dataset_tasks,
+            build=lambda c: contents_pipeline(c.stage, c.spec, _out(c)),
+            inputs=DATASET_KEYS,
+            documents=lambda layout, d: layout.contents(d),
+        ),
+        Step(
             "filter",
             enabled=_always,
             tasks=_dataset_tasks,
-            build=lambda c: filter_pipeline(c.stage, c.spec, c.resources, _out(c)),
+            build=lambda c: filter_pipeline(c.stage, c.spec, c.resources, _out(c), c.documents_in, c.repair),
             inputs=(*DATASET_KEYS, "seed", "spam_lists", "lid_model"),
             documents=lambda layout, d: layout.filtered(d),
+            reads_documents=True,
             probe=True,
             word_languages=_filter_languages,
         ),
         Step(
             "minhash-signatures",
+            dedup=True,
             enabled=_minhash,
             tasks=_dataset_tasks,
             build=lambda c: minhash.signatures_pipeline(
@@ -351,6 +369,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "minhash-buckets",
+            dedup=True,
             enabled=_minhash,
             tasks=lambda stage, spec: stage.minhash.num_buckets * stage.minhash.bucket_tasks_per_bucket,
             tasks_from=("minhash.num_buckets", "minhash.bucket_tasks_per_bucket"),
@@ -364,6 +383,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "minhash-cluster",
+            dedup=True,
             enabled=_minhash,
             tasks=_one_task,
             tasks_from=(),
@@ -376,6 +396,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "minhash-filter",
+            dedup=True,
             enabled=_minhash,
             tasks=_dataset_tasks,
             build=lambda c: minhash.filter_pipeline(
@@ -386,6 +407,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "sentence-signatures",
+            dedup=True,
             enabled=_sentence,
             tasks=_dataset_tasks,
             build=lambda c: sentence.signatures_pipeline(
@@ -402,6 +424,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "sentence-find",
+            dedup=True,
             enabled=_sentence,
             tasks=lambda stage, spec: stage.sentence.find_tasks,
             tasks_from=("sentence.find_tasks",),
@@ -414,6 +437,7 @@ REGISTRY = StepRegistry(
         ),
         Step(
             "sentence-filter",
+            dedup=True,
             enabled=_sentence,
             tasks=_dataset_tasks,
             build=lambda c: sentence.filter_pipeline(

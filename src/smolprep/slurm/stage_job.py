@@ -13,6 +13,7 @@ from pathlib import Path
 from smolprep.config.errors import ConfigError
 from smolprep.config.stage import load_stage_config
 from smolprep.plan import plan_stage
+from smolprep.sources.resolve import resolve_stage
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import check_against_pin
 
@@ -24,6 +25,7 @@ def write_stage_report(config_path: str, root: str, datasets: list[str] | None =
     stage = load_stage_config(config_path)
     if datasets:
         stage = stage.select(datasets)
+    stage = resolve_stage(stage, Path(root))  # as the launcher planned it
     layout, plan = RunLayout(Path(root), stage.name), plan_stage(stage)
     issues = check_against_pin(layout, stage, plan)
     if issues:  # the config file was edited after the launch: its weights would not describe the data

@@ -14,6 +14,7 @@ scripts ourselves; datatrove's merge-stats jobs are not submitted (smolprep merg
 from __future__ import annotations
 
 import json
+import shlex
 import time
 import uuid
 from collections.abc import Callable
@@ -21,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dill
+import huggingface_hub.constants
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from dill import CONTENTS_FMODE
 
 from smolprep.config.errors import ConfigIssue
 from smolprep.config.profile import ClusterProfile, preamble_path
-from smolprep.config.stage import StageConfig
+from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.pipelines.build import build_step
 from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
@@ -169,10 +171,21 @@ class SlurmStage:
             raise FileNotFoundError(f"preamble template {self.profile.preamble!r} not found")
         preamble = render_preamble(
             template_file.read_text(), self.profile, self.hf_home, self.stage.name, chunk.dataset, chunk.step
-        )
+        ) + "".join(f"export {line}\n" for line in hub_environment(self.stage.dataset(chunk.dataset)))
         return render_sbatch(
             self.stage.name, chunk, self.profile, preamble, self.layout.logs(chunk.dataset, chunk.step), tag
         )
+
+
+def hub_environment(spec: DatasetSpec) -> list[str]:
+    """`NAME=value` settings for a job of `spec`: a dataset read from local files never asks the Hub
+    (HF_HUB_OFFLINE=1: no request, no waiting on a network the node may not have); one that streams from
+    it finds the login node's saved token through its path (HF_HOME moves on the nodes; the token itself is
+    never written into a script; an HF_TOKEN variable reaches the job through sbatch's environment)."""
+    if spec.path is not None:
+        return ["HF_HUB_OFFLINE=1"]
+    token_file = Path(huggingface_hub.constants.HF_TOKEN_PATH)
+    return [f"HF_TOKEN_PATH={shlex.quote(str(token_file))}"] if token_file.is_file() else []
 
 
 def submission_tag(stage: str, chunk: ArrayChunk) -> str:

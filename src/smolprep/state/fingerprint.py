@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smolprep.config.stage import DatasetSpec, MinhashSettings, SentenceSettings, StageConfig, dedup_text
+from smolprep.config.stage import (
+    ContentsSettings,
+    DatasetSpec,
+    MinhashSettings,
+    SentenceSettings,
+    StageConfig,
+    dedup_text,
+)
 from smolprep.filters.chain import selected_filters
 from smolprep.filters.lid_model import default_lid_model_path
 from smolprep.pipelines.resources import FilterResources
@@ -36,7 +43,7 @@ __all__ = ["DATASET_KEYS", "STAGE_KEYS", "STEP_INPUTS"]
 
 # dataset keys added after runs were pinned: in the settings (and a step's inputs) only when set, so that
 # an older run.json, which lacks them, still matches a config that leaves them at their default
-PINNED_WHEN_SET = frozenset({"filters"})
+PINNED_WHEN_SET = frozenset({"filters", "contents"})
 # stage-level settings sections: `<section>.<field>` keys, pinned for a dataset when one of its steps reads them
 SECTIONS: dict[str, type[MinhashSettings] | type[SentenceSettings]] = {
     "minhash": MinhashSettings,
@@ -103,7 +110,7 @@ def dataset_settings(
     stage: StageConfig, spec: DatasetSpec, files: LoadedFiles, registry: StepRegistry = REGISTRY
 ) -> dict[str, Any]:
     """The output-affecting settings of one dataset, as plain JSON values (what run.json pins)."""
-    settings: dict[str, Any] = {key: getattr(spec, key) for key in DATASET_KEYS}
+    settings: dict[str, Any] = {key: _plain(getattr(spec, key)) for key in DATASET_KEYS}
     settings["dedup"] = pinned_dedup(spec.dedup)
     for key in PINNED_WHEN_SET:
         if settings[key] is None:
@@ -121,6 +128,11 @@ def dataset_settings(
     if "language" in filters and files.lid_model is not None:
         settings["lid_model"] = files.lid_model
     return json.loads(canonical(settings))
+
+
+def _plain(value: Any) -> Any:
+    """A setting as JSON: a settings dataclass (`contents`) as its mapping."""
+    return value.as_json() if isinstance(value, ContentsSettings) else value
 
 
 def step_fingerprints(

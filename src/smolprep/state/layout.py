@@ -81,6 +81,10 @@ class RunLayout:
         """What the workers of a local run started at `timestamp` printed."""
         return self.logs_root / f"local-{timestamp}.log"
 
+    def contents(self, dataset: str) -> Path:
+        """The `contents` step's output: an ID-only dataset's rows with their text."""
+        return self.stage_dir / "contents" / dataset
+
     def filtered(self, dataset: str) -> Path:
         return self.stage_dir / "filtered" / dataset
 

@@ -1,0 +1,37 @@
+"""A stage of `source:` datasets fetched earlier runs on the dev Slurm with the test Hub stopped: every job
+reads the fetched files under HF_HUB_OFFLINE=1 and the output is the documents of the JSONL sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from smolprep.cli import main
+from tests.conftest import read_jsonl_folder, run_stage
+from tests.fetch import conftest as hub_fixtures
+from tests.fetch.test_fetch import write_stage
+from tests.slurm.conftest import quick_wait
+
+pytestmark = pytest.mark.slurm
+fake_hub, hub_repos = hub_fixtures.fake_hub, hub_fixtures.hub_repos  # the test Hub's fixtures
+
+
+def test_a_fetched_stage_runs_on_the_dev_slurm_with_the_hub_stopped(
+    dev_slurm,
+    fake_hub,
+    tmp_path,
+    sample_run,
+    monkeypatch,
+):
+    repo = fake_hub.repos.sample
+    config, out = write_stage(tmp_path, repo), tmp_path / "out"
+    assert main(["fetch", "--config", str(config), "--cluster", "dev-slurm", "--output", str(out)]) == 0
+    fake_hub.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with quick_wait():
+        run = run_stage(config, out, None, "dev-slurm", ["--wait"])
+    assert run.exit_code == 0, f"logs in {run.layout.stage_dir / 'logs'}"
+    for name in ("en-web", "vi-web", "code"):
+        fetched = read_jsonl_folder(run.layout.data(name))
+        expected = read_jsonl_folder(sample_run.layout.data(name))
+        assert sorted((d["id"], d["text"]) for d in fetched) == sorted((d["id"], d["text"]) for d in expected)
+        assert {d["metadata"]["source"] for d in fetched} == {repo}
