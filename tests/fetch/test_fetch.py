@@ -30,7 +30,7 @@ SAMPLE_SETTINGS = {  # configs/sample.yaml's datasets, by Hub config
 
 def write_stage(folder: Path, repo: str, subsets: tuple[str, ...] = ("en", "vi", "code"), extra=()) -> Path:
     datasets = [{**SAMPLE_SETTINGS[s], "source": repo, "subset": s} for s in subsets] + list(extra)
-    if len(datasets) != len(SAMPLE_SETTINGS):  # the sample's weights sum to 1 over its three datasets only
+    if len(subsets) != len(SAMPLE_SETTINGS) or extra:  # the sample's weights sum to 1 over its three only
         datasets = [{k: v for k, v in d.items() if k != "weight"} for d in datasets]
     config = folder / "fetched.yaml"
     config.write_text(yaml.safe_dump({"name": "fetched", "datasets": datasets}, sort_keys=False))
@@ -176,6 +176,15 @@ def test_a_fetched_stage_runs_offline_with_the_hub_stopped_and_gives_the_samples
         expected = read_jsonl_folder(sample_run.layout.data(name))
         assert sorted((d["id"], d["text"]) for d in fetched) == sorted((d["id"], d["text"]) for d in expected)
         assert {d["metadata"]["source"] for d in fetched} == {repo}
+    manifest = json.loads((out / "fetched" / "manifest.json").read_text())  # the report names the revisions
+    revision = fake_hub.repos.revisions[repo]
+    assert manifest["datasets"]["vi-web"]["source"] == {
+        "repo": repo,
+        "subset": "vi",
+        "split": "train",
+        "revision": revision,
+        "files": 2,
+    }
 
 
 def test_jobs_of_fetched_datasets_run_offline_and_streaming_ones_find_the_saved_token(
@@ -199,3 +208,28 @@ def test_jobs_of_fetched_datasets_run_offline_and_streaming_ones_find_the_saved_
         "HF_HUB_OFFLINE" not in streamed and f"export HF_TOKEN_PATH={fake_hub.hf_home / 'token'}" in streamed
     )
     assert "hf_saved" not in printed  # the token itself is never written into a script
+
+
+def test_a_missing_repo_or_subset_is_one_line_each_and_nothing_is_recorded(fake_hub, tmp_path, capsys):
+    missing = {"name": "nowhere", "source": "smolprep-test/no-such-repo", "kind": "web", "language": "en"}
+    no_subset = {
+        "name": "fr",
+        "source": fake_hub.repos.sample,
+        "subset": "fr",
+        "kind": "web",
+        "language": "en",
+    }
+    config, out = (
+        write_stage(tmp_path, fake_hub.repos.sample, ("vi",), [missing, no_subset]),
+        tmp_path / "out",
+    )
+    assert main(_argv("fetch", config, out)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: nowhere: no dataset repo smolprep-test/no-such-repo on the Hub (or it is private and this token "
+        "cannot see it); check `source`",
+        f"error: fr: {fake_hub.repos.sample} has no subset 'fr'; its subsets: en, vi, code",
+    ]
+    assert (_folder(out, fake_hub.repos.sample, "vi") / "fetch.json").is_file()
+    assert not (out / "sources" / "smolprep-test" / "no-such-repo").exists()
+    assert not _folder(out, fake_hub.repos.sample, "fr").exists()

@@ -1,12 +1,14 @@
-"""A stage of `source:` datasets fetched earlier runs on the dev Slurm with the test Hub stopped: every job
-reads the fetched files under HF_HUB_OFFLINE=1 and the output is the documents of the JSONL sample."""
+"""A stage of `source:` datasets, fetched by a Slurm job on the profile's fetch_partition, runs on the dev
+Slurm with the test Hub stopped: every job reads the fetched files under HF_HUB_OFFLINE=1 and the output is
+the documents of the JSONL sample."""
 
 from __future__ import annotations
 
 import pytest
 
 from smolprep.cli import main
-from tests.conftest import read_jsonl_folder, run_stage
+from smolprep.state import ledger
+from tests.conftest import ROOT, read_jsonl_folder, run_stage
 from tests.fetch import conftest as hub_fixtures
 from tests.fetch.test_fetch import write_stage
 from tests.slurm.conftest import quick_wait
@@ -21,10 +23,17 @@ def test_a_fetched_stage_runs_on_the_dev_slurm_with_the_hub_stopped(
     tmp_path,
     sample_run,
     monkeypatch,
+    capsys,
 ):
     repo = fake_hub.repos.sample
     config, out = write_stage(tmp_path, repo), tmp_path / "out"
-    assert main(["fetch", "--config", str(config), "--cluster", "dev-slurm", "--output", str(out)]) == 0
+    # the fetch itself runs as a Slurm job on the profile's fetch_partition (its node reaches the test Hub)
+    profile = tmp_path / "fetching.yaml"
+    profile.write_text((ROOT / "cluster" / "dev-slurm.yaml").read_text() + "fetch_partition: cpu\n")
+    fetch = ["fetch", "--config", str(config), "--cluster", str(profile), "--output", str(out), "--wait"]
+    assert main(fetch) == 0
+    assert "Submitted the fetch job" in capsys.readouterr().out
+    assert [e.step for e in ledger.read(out / "fetched" / "jobs.jsonl")] == ["fetch"]
     fake_hub.stop()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with quick_wait():

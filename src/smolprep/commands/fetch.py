@@ -1,28 +1,34 @@
 """`python launch.py fetch [--stage N | --config PATH] [--datasets a,b]`: download every `source:` dataset of
 the stage (its subset and split only) to `<storage_root>/sources/`, so that the compute nodes read local
-files. Run it on a machine that reaches the Hub (the login node). A dataset fetched before is kept as it is
-(its recorded revision), unless --refresh; an interrupted fetch resumes. One failed dataset (gated, missing,
-disk full, ...) is one line and exit 1; the others go on."""
+files. It runs on this machine (the login node reaches the Hub), or, when the cluster profile names a
+`fetch_partition` (a partition whose nodes reach the Hub), as a Slurm job there (`--here` to run it on
+this machine anyway). A dataset fetched before is kept as it is (its recorded revision), unless
+--refresh; an interrupted fetch resumes. One failed dataset (gated, missing, disk full, ...) is one line
+and exit 1; the others go on."""
 
 from __future__ import annotations
 
 import argparse
-import threading
+import dataclasses
+import time
+from pathlib import Path
 
-from huggingface_hub import HfApi
-from huggingface_hub.utils import disable_progress_bars
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from smolprep.commands.base import Command
 from smolprep.commands.common import load_inputs, positive_int, run_options
-from smolprep.config.stage import DatasetSpec
+from smolprep.config.profile import ClusterProfile
+from smolprep.config.stage import StageConfig
 from smolprep.errors import EXIT_FAILED, EXIT_OK
-from smolprep.render import print_error
+from smolprep.render import make_console, print_error
 from smolprep.slurm.client import SlurmClient
-from smolprep.sources import hub
+from smolprep.slurm.function_job import FunctionJob, submit_function
+from smolprep.sources.batch import fetch_job, fetch_sources
 from smolprep.sources.record import source_state
+from smolprep.state.layout import RunLayout
+
+FETCH_JOB = FunctionJob("fetch", minutes=3 * 24 * 60, mem="4G")
+POLL_SECONDS = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,71 +44,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fetch the latest revision of datasets fetched before (default: keep the fetched revision)",
     )
-
-
-class _Bars(hub.Progress):
-    """Bytes and files per dataset."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-        self.files: dict[str, list[int]] = {}
-        self.lock = threading.Lock()
-
-    def start(self, plan: hub.FetchPlan) -> None:
-        name = plan.spec.name
-        self.files[name] = [0, len(plan.files)]
-        self.tasks[name] = self.progress.add_task(self._label(name), total=plan.size)
-
-    def file_done(self, spec: DatasetSpec, path: str, size: int) -> None:
-        with self.lock:
-            self.files[spec.name][0] += 1
-            self.progress.update(self.tasks[spec.name], advance=size, description=self._label(spec.name))
-
-    def _label(self, name: str) -> str:
-        done, total = self.files[name]
-        return f"{escape(name)} ({done}/{total} files)"
+    parser.add_argument(
+        "--here",
+        action="store_true",
+        help="run on this machine even when the profile names a fetch_partition",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="with a fetch_partition: wait for the fetch job, then say what it fetched",
+    )
 
 
 def run(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
-    stage, _, layout = load_inputs(args, resolve=False)
-    sources = [spec for spec in stage.datasets if spec.source is not None]
-    if not sources:
+    stage, profile, layout = load_inputs(args, resolve=False)
+    if not any(spec.source is not None for spec in stage.datasets):
         console.print(f"Stage {stage.name} has no `source:` dataset: nothing to fetch.")
         return EXIT_OK
-    disable_progress_bars()  # ours instead, one bar per dataset
-    api = HfApi()
-    failed: list[str] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
-        bars = _Bars(progress)
-        for spec in sources:
-            state = source_state(layout.root, spec)
-            if state.record is not None and not args.refresh:
-                progress.console.print(
-                    f"{spec.name}: fetched before ({len(state.record.files)} files, revision "
-                    f"{state.record.revision[:12]}) in {state.folder}",
-                    highlight=False,
-                    markup=False,
-                )
-                continue
-            try:
-                plan = hub.plan_fetch(spec, layout.root, api)
-                bars.start(plan)
-                record = hub.fetch(plan, api, args.workers, bars)
-            except hub.FetchError as err:
-                failed.append(spec.name)
-                print_error(str(err))
-                continue
-            progress.console.print(
-                f"{spec.name}: fetched {len(record.files)} files, {record.size / 1e6:,.1f} MB, revision "
-                f"{record.revision[:12]}, to {plan.folder}",
-                highlight=False,
-                markup=False,
-            )
+    if profile.fetch_partition and not args.here:
+        return _as_job(args, stage, profile, layout, console, slurm)
+    failed = fetch_sources(stage, layout.root, args.workers, args.refresh, console, make_console(stderr=True))
     if failed:
         console.print(f"Not fetched: {', '.join(failed)} (the others are).", highlight=False)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _as_job(
+    args: argparse.Namespace,
+    stage: StageConfig,
+    profile: ClusterProfile,
+    layout: RunLayout,
+    console: Console,
+    slurm: SlurmClient,
+) -> int:
+    """Queue the fetch on the profile's fetch_partition (a submitit job); with --wait, wait for it."""
+    on_partition = dataclasses.replace(profile, partition=profile.fetch_partition)
+    datasets = [spec.name for spec in stage.datasets]
+    config = str(Path(stage.source_file).resolve())
+    job_id = submit_function(
+        slurm,
+        on_partition,
+        layout,
+        FETCH_JOB,
+        fetch_job,
+        config,
+        str(layout.root),
+        datasets,
+        args.workers,
+        args.refresh,
+    )
+    log = layout.job_logs("fetch") / job_id
+    console.print(
+        f"Submitted the fetch job {job_id} on partition {profile.fetch_partition}; its log: {log}",
+        highlight=False,
+    )
+    if not args.wait:
+        return EXIT_OK
+    while slurm.queue([job_id]):
+        time.sleep(POLL_SECONDS)
+    missing = [
+        s.name for s in stage.datasets if s.source is not None and not source_state(layout.root, s).fetched
+    ]
+    if missing:
+        print_error(f"the fetch job {job_id} did not fetch {', '.join(missing)}; its log says why: {log}")
+        return EXIT_FAILED
+    console.print(f"The fetch job {job_id} fetched every source dataset.", highlight=False)
     return EXIT_OK
 
 

@@ -131,6 +131,12 @@ class ClusterProfile:
         None,
         convert=optional(as_int(1)),
     )
+    fetch_partition: str | None = option(
+        "a partition whose nodes reach the Hugging Face Hub: `launch.py fetch` runs there as a Slurm job "
+        "(default: on the machine it is started on)",
+        None,
+        convert=optional(as_str),
+    )
     compute_nodes_online: bool = option(
         "the compute nodes reach the Hugging Face Hub: a `source:` dataset that is not fetched streams from the "
         "Hub instead of being refused (default: fetch first, `launch.py fetch`)",

@@ -10,15 +10,18 @@ writer wrote is on disk. Input files a reader skipped are named (`skipped_files`
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from smolprep import __version__
-from smolprep.config.stage import StageConfig
+from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.plan import StagePlan
 from smolprep.report.accounting import StepAccount, account_step
 from smolprep.report.tokens import MAX_TOKENIZED_BYTES, OutputScan, TokenCounter, scan_output
+from smolprep.sources.record import source_state
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import read_pinned
 from smolprep.summary import (
@@ -195,6 +198,7 @@ def build_manifest(
         found = dataset_warnings(account, rows[account.name], max_epochs)
         warnings += found
         datasets[account.name] = _dataset_json(account, rows[account.name], total, found)
+        datasets[account.name]["source"] = _source(layout, stage.dataset(account.name))
     manifest = {
         "schema": SCHEMA_VERSION,
         "stage": stage.name,
@@ -215,6 +219,21 @@ def build_manifest(
         "datasets": datasets,
     }
     return manifest, accounts
+
+
+def _source(layout: RunLayout, spec: DatasetSpec) -> dict[str, Any]:
+    """Where the dataset's input came from: a folder, or a Hub repo with the revision fetched (none when
+    it streamed from the Hub)."""
+    if spec.source is None:
+        return {"path": spec.path}
+    record = source_state(layout.root, dataclasses.replace(spec, path=None)).record
+    return {
+        "repo": spec.source,
+        "subset": spec.subset,
+        "split": spec.split,
+        "revision": record.revision if record else None,
+        "files": len(record.files) if record else None,
+    }
 
 
 def _pinned_config_hash(layout: RunLayout) -> str | None:
