@@ -30,7 +30,15 @@ TOY = Command("count", "print how many steps the run has", _toy_arguments, on_a_
 
 
 def test_every_shipped_command_is_in_the_registry_with_its_own_parser():
-    assert [c.name for c in COMMANDS.others()] == ["fetch", "status", "logs", "resubmit", "cancel", "report"]
+    assert [c.name for c in COMMANDS.others()] == [
+        "fetch",
+        "status",
+        "logs",
+        "resubmit",
+        "cancel",
+        "report",
+        "export",
+    ]
     assert COMMANDS.default == "launch"
     for command in COMMANDS.others():
         parser = COMMANDS.parser(command)

@@ -11,13 +11,20 @@ import pytest
 
 from smolprep.config.profile import ClusterProfile
 from smolprep.config.schema import field_help
-from smolprep.config.stage import DatasetSpec, MinhashSettings, SentenceSettings, StageConfig
+from smolprep.config.stage import (
+    DatasetSpec,
+    MinhashSettings,
+    SentenceSettings,
+    StageConfig,
+    TokenizeSettings,
+)
 
 # section heading of docs/config.md -> the class whose fields its table lists
 SECTIONS = {
     "### Top level": StageConfig,
     "### `minhash`": MinhashSettings,
     "### `sentence`": SentenceSettings,
+    "### `tokenize`": TokenizeSettings,
     "### A dataset": DatasetSpec,
     "## Cluster profiles (`cluster/*.yaml`)": ClusterProfile,
 }

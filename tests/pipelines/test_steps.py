@@ -44,7 +44,9 @@ def _stage(tmp_path: Path, *datasets: str, extra: str = "") -> StageConfig:
 
 
 def test_the_registry_keeps_the_step_names_and_their_order():
-    assert STEPS == REGISTRY.names == ("contents", "filter", *MINHASH, *SENTENCE)
+    assert (
+        STEPS == REGISTRY.names == ("contents", "filter", *MINHASH, *SENTENCE, "tokenize", "tokenize-merge")
+    )
     assert set(STEP_INPUTS) == set(STEPS)
 
 
@@ -79,13 +81,13 @@ def test_a_bad_dedup_value_is_a_config_error(tmp_path):
 def test_an_unknown_step_is_an_error_never_another_pipeline(tmp_path):
     stage = _stage(tmp_path, "dedup: minhash")
     layout = RunLayout(tmp_path / "out", "s")
-    for name in ("tokenize", "minhash-filters", "sentence-filter"):  # unknown, misspelt, not this dataset's
+    for name in ("export", "minhash-filters", "sentence-filter"):  # unknown, misspelt, not this dataset's
         with pytest.raises(UnknownStep, match=name):
             build_step(stage, stage.datasets[0], name, layout, RESOURCES)
     with pytest.raises(
-        UnknownStep, match="unknown step 'tokenize'; steps are contents, filter, minhash-signatures"
+        UnknownStep, match="unknown step 'export'; steps are contents, filter, minhash-signatures"
     ):
-        REGISTRY.step("tokenize")
+        REGISTRY.step("export")
 
 
 def _reader_and_writer(blocks: list[PipelineStep]) -> tuple[str | None, str | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smolprep.commands import cancel, fetch, launch, logs, report, resubmit, status
+from smolprep.commands import cancel, export, fetch, launch, logs, report, resubmit, status
 from smolprep.commands.base import CommandRegistry
 
 COMMANDS = CommandRegistry(
@@ -14,6 +14,7 @@ COMMANDS = CommandRegistry(
         resubmit.COMMAND,
         cancel.COMMAND,
         report.COMMAND,
+        export.COMMAND,
     ],
     default="launch",
 )

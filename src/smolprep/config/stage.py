@@ -21,6 +21,7 @@ from smolprep.config.errors import ConfigError, ConfigIssue
 from smolprep.config.schema import (
     BadValue,
     MappingReader,
+    as_bool,
     as_choice,
     as_float,
     as_int,
@@ -238,6 +239,11 @@ class DatasetSpec:
         ("minhash",),
         convert=as_dedup,
     )
+    tokenize: bool = option(
+        "false: no tokenize steps for this dataset (when the stage has `tokenize.tokenizer`)",
+        True,
+        convert=as_bool,
+    )
     contents: ContentsSettings | None = option(  # noqa: RUF009 (a frozen dataclass: immutable)
         "ID-only rows: where each row's text is, {from: s3://bucket/prefix/{blob_id}, compression: gzip|none, "
         "encoding_key: src_encoding, id_key: blob_id}; a `contents` step fetches it before `filter`",
@@ -285,6 +291,26 @@ class SentenceSettings:
     )
 
 
+@dataclass(frozen=True)
+class TokenizeSettings:
+    """Tokenization for training: datatrove's DocumentTokenizer per task, then DocumentTokenizerMerger."""
+
+    tokenizer: str | None = option(
+        "tokenizer.json to tokenize with (relative to the config file); unset: no tokenization",
+        None,
+        convert=optional(as_str),
+    )
+    eos_token: str | None = option(
+        "text of the token written after every document (e.g. <|end_of_text|>); unset: the tokenizer's own "
+        "post-processor",
+        None,
+        convert=optional(as_str),
+    )
+    shard_tokens: int = option(
+        "at most this many tokens per final shard of a dataset", 10_000_000_000, convert=as_int(1000)
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class StageConfig:
     """A stage: its name (the run directory's name) and its datasets."""
@@ -307,6 +333,7 @@ class StageConfig:
     )
     minhash: MinhashSettings = option("MinHash settings", MinhashSettings(), convert=lambda v: v)  # noqa: RUF009
     sentence: SentenceSettings = option("sentence dedup settings", SentenceSettings(), convert=lambda v: v)  # noqa: RUF009
+    tokenize: TokenizeSettings = option("tokenization for training", TokenizeSettings(), convert=lambda v: v)  # noqa: RUF009
     datasets: tuple[DatasetSpec, ...] = option("the datasets of the mixture", convert=lambda v: v)
     source_file: str = ""
     config_hash: str = ""
@@ -406,13 +433,21 @@ def parse_stage_config(raw: Any, file: Path, config_hash: str = "") -> StageConf
     raw = raw or {}
     minhash = _section(reader, raw, "minhash", MinhashSettings)
     sentence = _section(reader, raw, "sentence", SentenceSettings)
+    tokenize = _tokenize_section(reader, raw, file)
     datasets = _parse_datasets(reader, raw.get("datasets"), file)
     if top is not None:
         _check_report_options(reader, top, file)
     if reader.issues or top is None:
         raise ConfigError(reader.issues)
+    if tokenize.tokenizer is None:  # no tokenization in this stage: no dataset has the tokenize steps
+        datasets = tuple(dataclasses.replace(d, tokenize=False) for d in datasets)
     top.update(
-        minhash=minhash, sentence=sentence, datasets=datasets, source_file=str(file), config_hash=config_hash
+        minhash=minhash,
+        sentence=sentence,
+        tokenize=tokenize,
+        datasets=datasets,
+        source_file=str(file),
+        config_hash=config_hash,
     )
     return StageConfig(**top)
 
@@ -423,6 +458,24 @@ def _section(reader: MappingReader, raw: Mapping[str, Any], key: str, cls: Any) 
         return cls()
     fields = reader.fields(cls, raw[key], key)
     return cls(**fields) if fields is not None else cls()
+
+
+def _tokenize_section(reader: MappingReader, raw: Mapping[str, Any], file: Path) -> TokenizeSettings:
+    """`tokenize:`, its tokenizer a local file (made absolute, so that a job started elsewhere finds it)."""
+    settings = _section(reader, raw, "tokenize", TokenizeSettings)
+    if settings.tokenizer is None:
+        return settings
+    path = Path(settings.tokenizer).expanduser()
+    path = path if path.is_absolute() else file.parent / path
+    if not path.is_file():
+        reader.issue(
+            "tokenize.tokenizer",
+            settings.tokenizer,
+            "a local tokenizer.json file (relative paths are relative to the config file)",
+            f"no file {path.resolve()}; put the tokenizer.json there, or remove `tokenize` (nothing is downloaded)",
+        )
+        return TokenizeSettings()
+    return dataclasses.replace(settings, tokenizer=str(path.resolve()))
 
 
 def _check_report_options(reader: MappingReader, top: dict[str, Any], file: Path) -> None:

@@ -29,7 +29,7 @@ from datatrove.pipeline.base import PipelineStep
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.filters.chain import WORD_FILTERS, selected_filters
 from smolprep.filters.gopher import tokenizer_language
-from smolprep.pipelines import minhash, sentence
+from smolprep.pipelines import minhash, sentence, tokenize
 from smolprep.pipelines.contents_step import contents_pipeline
 from smolprep.pipelines.filtering import filter_pipeline
 
@@ -316,6 +316,10 @@ def _sentence(spec: DatasetSpec) -> bool:
     return "sentence" in spec.dedup
 
 
+def _tokenized(spec: DatasetSpec) -> bool:
+    return spec.tokenize  # false for every dataset when the stage has no tokenize.tokenizer
+
+
 def _out(c: StepContext) -> str:
     assert c.documents_out is not None
     return c.documents_out
@@ -451,6 +455,28 @@ REGISTRY = StepRegistry(
             inputs=("sentence.min_doc_words", "sentence.min_num_sentences"),
             documents=lambda layout, d: layout.sentence(d, "documents"),
             reads_documents=True,
+        ),
+        Step(
+            "tokenize",
+            enabled=_tokenized,
+            tasks=_dataset_tasks,
+            build=lambda c: tokenize.tokenize_pipeline(
+                c.stage, _in(c), c.repair, str(c.layout.tokenized_parts(c.name))
+            ),
+            inputs=("tokenize.tokenizer", "tokenize.eos_token", "seed"),
+            folders=lambda layout, d: (layout.tokenized_parts(d),),
+            reads_documents=True,
+        ),
+        Step(
+            "tokenize-merge",
+            enabled=_tokenized,
+            tasks=_one_task,
+            tasks_from=(),
+            build=lambda c: tokenize.merge_pipeline(
+                c.stage, str(c.layout.tokenized_parts(c.name)), str(c.layout.tokenized(c.name)), c.name
+            ),
+            inputs=("tokenize.shard_tokens",),
+            folders=lambda layout, d: (layout.tokenized(d),),
         ),
     ]
 )

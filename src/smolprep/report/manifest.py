@@ -172,6 +172,11 @@ def account_dataset(
     missing = {layout.final_file(name, rank).name: docs for rank, docs in final.missing.items()}
     note = missing_output_note(layout, name, last, final.missing) if final.missing else ""
     scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))
+    tokenized = tokenized_tokens(layout, name, plan)
+    if tokenized is not None:  # the tokenizer's own count of what it wrote (EOS included), not an estimate
+        scan = dataclasses.replace(
+            scan, tokens=tokenized, tokenized_bytes=scan.text_bytes, method="tokenized"
+        )
     return DatasetAccount(
         name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan, missing, note
     )
@@ -219,6 +224,19 @@ def build_manifest(
         "datasets": datasets,
     }
     return manifest, accounts
+
+
+def tokenized_tokens(layout: RunLayout, dataset: str, plan: StagePlan) -> int | None:
+    """Tokens the tokenize-merge step wrote for `dataset` (its `<dataset>.ds.metadata`, the merger's total),
+    once the step completed; None otherwise."""
+    merge = [s for s in plan.for_dataset(dataset) if s.step == "tokenize-merge"]
+    if not merge or not layout.step_done(dataset, "tokenize-merge", merge[0].tasks):
+        return None
+    metadata = layout.tokenized(dataset) / f"{dataset}.ds.metadata"
+    try:
+        return int(metadata.read_text(encoding="utf-8").splitlines()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _source(layout: RunLayout, spec: DatasetSpec) -> dict[str, Any]:

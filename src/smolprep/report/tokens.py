@@ -116,12 +116,12 @@ class OutputScan:
     disk_bytes: int  # size of the .jsonl.gz files
     tokens: int
     tokenized_bytes: int  # bytes of the documents actually counted (= text_bytes when exact)
-    method: str  # "tokenizer" or "estimate"
+    method: str  # "tokenizer", "tokenized" (the tokenize steps' own count) or "estimate"
 
     @property
     def label(self) -> str:
-        if self.method == "estimate":
-            return "estimate"
+        if self.method in ("estimate", "tokenized"):
+            return {"estimate": "estimate", "tokenized": "exact (tokenized)"}[self.method]
         if self.tokenized_bytes >= self.text_bytes:
             return "exact"
         share = 100 * self.tokenized_bytes / self.text_bytes if self.text_bytes else 0.0

@@ -32,6 +32,7 @@ from smolprep.config.stage import (
     MinhashSettings,
     SentenceSettings,
     StageConfig,
+    TokenizeSettings,
     dedup_text,
 )
 from smolprep.filters.chain import selected_filters
@@ -45,9 +46,10 @@ __all__ = ["DATASET_KEYS", "STAGE_KEYS", "STEP_INPUTS"]
 # an older run.json, which lacks them, still matches a config that leaves them at their default
 PINNED_WHEN_SET = frozenset({"filters", "contents"})
 # stage-level settings sections: `<section>.<field>` keys, pinned for a dataset when one of its steps reads them
-SECTIONS: dict[str, type[MinhashSettings] | type[SentenceSettings]] = {
+SECTIONS: dict[str, type[MinhashSettings] | type[SentenceSettings] | type[TokenizeSettings]] = {
     "minhash": MinhashSettings,
     "sentence": SentenceSettings,
+    "tokenize": TokenizeSettings,
 }
 STAGE_KEYS = (
     "seed",

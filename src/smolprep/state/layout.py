@@ -85,6 +85,14 @@ class RunLayout:
         """The `contents` step's output: an ID-only dataset's rows with their text."""
         return self.stage_dir / "contents" / dataset
 
+    def tokenized(self, dataset: str) -> Path:
+        """A dataset's tokenized shards (`<dataset>_*.ds` with `.ds.index` and `.ds.metadata`), for training."""
+        return self.stage_dir / "tokenized" / dataset
+
+    def tokenized_parts(self, dataset: str) -> Path:
+        """The tokenize step's per-task token files, before tokenize-merge shuffles them into shards."""
+        return self.stage_dir / "tokenized-parts" / dataset
+
     def filtered(self, dataset: str) -> Path:
         return self.stage_dir / "filtered" / dataset
 
