@@ -71,6 +71,11 @@ def test_fetch_downloads_the_subsets_split_checks_and_records_it(fake_hub, tmp_p
     for f in record["files"]:
         assert (folder / f["path"]).stat().st_size == f["size"] and _sha256(folder / f["path"]) == f["sha256"]
     assert not list(folder.rglob("test-*.parquet"))  # the en config's test split is not fetched
+    stale = folder / "data" / "en" / "train-00009-of-00010.parquet"  # as left by another revision
+    stale.write_bytes(b"PAR1")
+    assert main(_argv("fetch", config, out, "--refresh")) == 0
+    assert not stale.exists()  # only the fetched files stay: the reader reads the folder
+    assert json.loads((folder / "fetch.json").read_text())["files"] == record["files"]
     capsys.readouterr()
     downloads = len([r for r in fake_hub.requests() if r["method"] == "GET" and "/resolve/" in r["path"]])
     assert main(_argv("fetch", config, out)) == 0  # fetched before: kept, nothing downloaded again

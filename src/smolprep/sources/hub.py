@@ -36,7 +36,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from smolprep.config.stage import DatasetSpec
 from smolprep.sources.patterns import ConfigNotFound, card_configs, split_files
-from smolprep.sources.record import FetchedFile, FetchRecord, source_folder, write_record
+from smolprep.sources.record import RECORD_NAME, FetchedFile, FetchRecord, source_folder, write_record
 
 CARD = "README.md"
 CHUNK = 1 << 20
@@ -131,6 +131,7 @@ def fetch(plan: FetchPlan, api: HfApi, workers: int = 4, progress: Progress | No
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         done = list(pool.map(one, plan.files))
+    _remove_stale(folder, {f.path for f in plan.files})
     record = FetchRecord(_repo(spec), spec.subset, spec.split, plan.revision, tuple(done), time.time())
     write_record(folder, record)
     return record
@@ -193,6 +194,15 @@ def _checked(spec: DatasetSpec, local: Path, remote: RemoteFile) -> FetchedFile:
             f"{remote.size:,} bytes, {str(expected)[:12]}); it was removed: fetch again"
         )
     return FetchedFile(remote.path, size, sha256.hexdigest())
+
+
+def _remove_stale(folder: Path, wanted: set[str]) -> None:
+    """Files of another revision (a `--refresh` whose file names changed) would be read with the new ones:
+    only the fetched files, and fetch.json, stay in the folder."""
+    for path in [p for p in folder.rglob("*") if p.is_file()]:
+        name = path.relative_to(folder).as_posix()
+        if name != RECORD_NAME and name not in wanted:
+            path.unlink()
 
 
 def _check_space(plan: FetchPlan) -> None:
