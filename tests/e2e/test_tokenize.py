@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 EOS = "<EOT>"
 
 
-def _tokenizer(tmp_path: Path) -> Path:
+def exact_tokenizer(tmp_path: Path) -> Path:
     """The shipped test tokenizer (byte-level BPE) without its NFKC normalizer: its decoding then gives back
     exactly the text it encoded, as SmolLM3's does."""
     data = json.loads((ROOT / "tests" / "data" / "tokenizer" / "tokenizer.json").read_text())
@@ -30,7 +30,7 @@ def _tokenizer(tmp_path: Path) -> Path:
     return path
 
 
-def _config(tmp_path: Path, tokenizer: Path) -> Path:
+def tokenize_config(tmp_path: Path, tokenizer: Path) -> Path:
     config = tmp_path / "tok.yaml"
     datasets = "".join(
         f"  - {{name: {name}, path: {ROOT / 'sample' / name}, kind: {kind}, {lang}tasks: 2}}\n"
@@ -60,8 +60,8 @@ def read_documents(folder: Path) -> list[list[int]]:
 
 
 def test_the_sample_stage_tokenized_reads_back_to_its_final_texts(tmp_path):
-    tokenizer = _tokenizer(tmp_path)
-    run = run_stage(_config(tmp_path, tokenizer), tmp_path / "out")
+    tokenizer = exact_tokenizer(tmp_path)
+    run = run_stage(tokenize_config(tmp_path, tokenizer), tmp_path / "out")
     assert run.exit_code == 0
     decoder = Tokenizer.from_file(str(tokenizer))
     eos = decoder.token_to_id(EOS)
@@ -87,7 +87,7 @@ def test_the_sample_stage_tokenized_reads_back_to_its_final_texts(tmp_path):
         assert entry["epochs"] == pytest.approx(entry["weight"] * budget / metadata, abs=1e-4)
         assert metadata == sum(len(doc) for doc in documents)
 
-    again = run_stage(_config(tmp_path, tokenizer), tmp_path / "again")
+    again = run_stage(tokenize_config(tmp_path, tokenizer), tmp_path / "again")
     assert again.exit_code == 0
     for name in ("en-web", "vi-web", "code"):
         first = {p.name: p.read_bytes() for p in run.layout.tokenized(name).iterdir()}
