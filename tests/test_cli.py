@@ -94,7 +94,7 @@ def test_stage_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tmp
     plan = plan_stage(stage)
     assert f"{len(stage.datasets)} datasets, {len(plan.steps)} steps" in result.stdout
     if number == 1:
-        assert "41 datasets, 221 steps" in result.stdout  # SmolLM3 stage 1: 41 datasets, 16 of them ID-only
+        assert "41 datasets, 303 steps" in result.stdout  # stage 1: 16 datasets ID-only, all tokenized
     assert "warning:" not in result.stdout and "error" not in result.stderr
     assert "fw2-vie" in result.stdout and "minhash-cluster" in result.stdout
     assert result.stdout.count("#SBATCH --partition=cpu\n") == result.stdout.count("#!/bin/bash\n") > 0

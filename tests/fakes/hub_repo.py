@@ -27,6 +27,7 @@ CONFIGS = {"en": "en-web", "vi": "vi-web", "code": "code"}  # config name -> sam
 TRAIN_SHARDS = 2
 TEST_DOCUMENTS = 5
 FLAKY_FILE = "data/en/train-00001-of-00002.parquet"
+TOKENIZER_REPO = "smolprep-test/tokenizer"  # a model repo holding tokenizer.json
 GITATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
 
 
@@ -106,4 +107,7 @@ def build_repos(root: Path) -> HubRepos:
         gated: write_repo(root, gated, {"en": ["train"]}, {"gated": "manual"}),
         flaky: write_repo(root, flaky, {"en": ["train"]}, {"break_once": [FLAKY_FILE]}),
     }
+    tokenizer = root / TOKENIZER_REPO / "tokenizer.json"  # a model repo: the test tokenizer
+    tokenizer.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.write_bytes((SAMPLE.parent / "tests" / "data" / "tokenizer" / "tokenizer.json").read_bytes())
     return HubRepos(root, sample, gated, flaky, dict(CONFIGS), revisions)

@@ -222,6 +222,7 @@ class Hub:
 
 
 RESOLVE = re.compile(r"^/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+MODEL_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")  # model repos
 INFO = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
 TREE = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$")
 CDN = re.compile(r"^/lfs/(?P<repo>[^/]+/[^/]+)/(?P<path>.+)$")
@@ -271,7 +272,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.role == "cdn":  # type: ignore[attr-defined]
             if m := CDN.match(path):
                 return self.serve_lfs(self.hub.repo(m["repo"]), m["path"])
-        elif m := RESOLVE.match(path):
+        elif m := RESOLVE.match(path) or MODEL_RESOLVE.match(path):
             return self.resolve(m["repo"], m["rev"], m["path"])
         elif self.command == "GET" and (m := TREE.match(path)):
             return self.tree(m["repo"], m["rev"], (m["path"] or "").strip("/"), query)

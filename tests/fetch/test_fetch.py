@@ -238,3 +238,26 @@ def test_a_missing_repo_or_subset_is_one_line_each_and_nothing_is_recorded(fake_
     assert (_folder(out, fake_hub.repos.sample, "vi") / "fetch.json").is_file()
     assert not (out / "sources" / "smolprep-test" / "no-such-repo").exists()
     assert not _folder(out, fake_hub.repos.sample, "fr").exists()
+
+
+def test_a_hub_tokenizer_is_fetched_with_the_data_and_the_stage_tokenizes_offline(fake_hub, tmp_path, capsys):
+    repo = fake_hub.repos.sample
+    config, out = write_stage(tmp_path, repo, ("code",)), tmp_path / "out"
+    config.write_text(
+        config.read_text() + "tokenize: {tokenizer: smolprep-test/tokenizer, eos_token: '<EOT>'}\n"
+    )
+    assert main(_argv(None, config, out, "--dry-run")) == 0
+    assert "tokenizer smolprep-test/tokenizer: NOT FETCHED" in capsys.readouterr().out
+    assert main(_argv("fetch", config, out)) == 0  # the data's files, then the tokenizer
+    capsys.readouterr()
+    fetched = out / "sources" / "models" / "smolprep-test" / "tokenizer" / "tokenizer.json"
+    served = fake_hub.repos.root / "smolprep-test" / "tokenizer" / "tokenizer.json"
+    assert fetched.read_bytes() == served.read_bytes()
+    fake_hub.stop()
+    code = main(_argv(None, config, tmp_path / "second"))  # another output root: no copy there
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "tokenize.tokenizer: got 'smolprep-test/tokenizer'" in err and "python launch.py fetch" in err
+    assert main(_argv(None, config, out)) == 0
+    shards = list((out / "fetched" / "tokenized" / "code").glob("*.ds"))
+    assert shards and all(s.stat().st_size > 0 for s in shards)

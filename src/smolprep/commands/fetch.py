@@ -18,7 +18,7 @@ from rich.console import Console
 from smolprep.commands.base import Command
 from smolprep.commands.common import load_inputs, positive_int, run_options
 from smolprep.config.profile import ClusterProfile
-from smolprep.config.stage import StageConfig
+from smolprep.config.stage import StageConfig, is_hub_tokenizer
 from smolprep.errors import EXIT_FAILED, EXIT_OK
 from smolprep.render import make_console, print_error
 from smolprep.slurm.client import SlurmClient
@@ -58,8 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console, slurm: SlurmClient) -> int:
     stage, profile, layout = load_inputs(args, resolve=False)
-    if not any(spec.source is not None for spec in stage.datasets):
-        console.print(f"Stage {stage.name} has no `source:` dataset: nothing to fetch.")
+    if not any(spec.source is not None for spec in stage.datasets) and not is_hub_tokenizer(
+        stage.tokenize.tokenizer
+    ):
+        console.print(f"Stage {stage.name} has no `source:` dataset and no Hub tokenizer: nothing to fetch.")
         return EXIT_OK
     if profile.fetch_partition and not args.here:
         return _as_job(args, stage, profile, layout, console, slurm)

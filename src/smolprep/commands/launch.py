@@ -21,6 +21,7 @@ from smolprep.commands.common import (
     slurm_options,
 )
 from smolprep.config.errors import ConfigError
+from smolprep.config.stage import is_hub_tokenizer
 from smolprep.errors import EXIT_OK, EXIT_USAGE, UsageError
 from smolprep.launching import LaunchRequest, filter_resources, launch_stage, preflight
 from smolprep.pipelines.input_check import text_field_issues
@@ -120,6 +121,10 @@ def dry_run(request: LaunchRequest, test_only: bool, console: Console, slurm: Sl
         raise ConfigError(problems)
     stage, plan, profile, layout = request.stage, request.plan, request.profile, request.layout
     render_plan(console, stage, plan, profile, layout, describe_inputs(request))
+    if is_hub_tokenizer(stage.tokenize.tokenizer):
+        console.print(
+            f"tokenizer {stage.tokenize.tokenizer}: NOT FETCHED (run `launch.py fetch` first)", markup=False
+        )
     render_force_config(console, layout, comparison, done=False)
     if profile.executor != "slurm":
         return EXIT_OK

@@ -460,22 +460,33 @@ def _section(reader: MappingReader, raw: Mapping[str, Any], key: str, cls: Any) 
     return cls(**fields) if fields is not None else cls()
 
 
+HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
 def _tokenize_section(reader: MappingReader, raw: Mapping[str, Any], file: Path) -> TokenizeSettings:
-    """`tokenize:`, its tokenizer a local file (made absolute, so that a job started elsewhere finds it)."""
+    """`tokenize:`, its tokenizer a local file (made absolute, so that a job started elsewhere finds it) or
+    a Hub model repo id (`launch.py fetch` brings its tokenizer.json to shared storage)."""
     settings = _section(reader, raw, "tokenize", TokenizeSettings)
     if settings.tokenizer is None:
         return settings
     path = Path(settings.tokenizer).expanduser()
     path = path if path.is_absolute() else file.parent / path
-    if not path.is_file():
-        reader.issue(
-            "tokenize.tokenizer",
-            settings.tokenizer,
-            "a local tokenizer.json file (relative paths are relative to the config file)",
-            f"no file {path.resolve()}; put the tokenizer.json there, or remove `tokenize` (nothing is downloaded)",
-        )
-        return TokenizeSettings()
-    return dataclasses.replace(settings, tokenizer=str(path.resolve()))
+    if path.is_file():
+        return dataclasses.replace(settings, tokenizer=str(path.resolve()))
+    if HUB_REPO_ID.match(settings.tokenizer) and not settings.tokenizer.endswith(".json"):
+        return settings
+    reader.issue(
+        "tokenize.tokenizer",
+        settings.tokenizer,
+        "a local tokenizer.json file (relative paths are relative to the config file) or a Hub model repo id",
+        f"no file {path.resolve()}; put the tokenizer.json there, name a repo id (owner/name), or remove `tokenize`",
+    )
+    return TokenizeSettings()
+
+
+def is_hub_tokenizer(value: str | None) -> bool:
+    """A `tokenize.tokenizer` that names a Hub repo (not fetched yet) rather than a local file."""
+    return value is not None and not Path(value).is_absolute()
 
 
 def _check_report_options(reader: MappingReader, top: dict[str, Any], file: Path) -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from smolprep.config.stage import DatasetSpec, StageConfig, load_stage_config
+from smolprep.config.stage import DatasetSpec, StageConfig, is_hub_tokenizer, load_stage_config
 from smolprep.sources import hub
 from smolprep.sources.record import source_state
 
@@ -77,6 +77,13 @@ def fetch_sources(
                 highlight=False,
                 markup=False,
             )
+    if is_hub_tokenizer(stage.tokenize.tokenizer) and stage.tokenize.tokenizer is not None:
+        try:
+            path = hub.fetch_tokenizer(stage.tokenize.tokenizer, root, api, refresh)
+            console.print(f"tokenizer {stage.tokenize.tokenizer}: {path}", highlight=False, markup=False)
+        except hub.FetchError as err:
+            failed.append("tokenizer")
+            errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
     return failed
 
 

@@ -36,7 +36,14 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from smolprep.config.stage import DatasetSpec
 from smolprep.sources.patterns import ConfigNotFound, card_configs, split_files
-from smolprep.sources.record import RECORD_NAME, FetchedFile, FetchRecord, source_folder, write_record
+from smolprep.sources.record import (
+    RECORD_NAME,
+    FetchedFile,
+    FetchRecord,
+    source_folder,
+    tokenizer_file,
+    write_record,
+)
 
 CARD = "README.md"
 CHUNK = 1 << 20
@@ -168,6 +175,28 @@ def _download(api: HfApi, plan: FetchPlan, remote: RemoteFile, target: Path) -> 
     if not _complete(part, remote.size):
         raise FetchError(f"{plan.spec.name}: {remote.path} stopped short; fetch again (it resumes)")
     part.replace(target)
+
+
+def fetch_tokenizer(repo: str, root: Path, api: HfApi, refresh: bool = False) -> Path:
+    """The tokenizer.json of Hub model repo `repo`, at `sources/models/<repo>/tokenizer.json` (downloaded
+    once: kept unless `refresh`)."""
+    target = tokenizer_file(root, repo)
+    if target.is_file() and not refresh:
+        return target
+    spec = DatasetSpec(name="tokenizer", source=repo)  # names the repo in the error messages
+    with _hub_errors(spec):
+        try:
+            local = hf_hub_download(
+                repo,
+                target.name,
+                repo_type="model",
+                local_dir=target.parent,
+                endpoint=api.endpoint,
+                token=api.token,
+            )
+        except EntryNotFoundError:
+            raise FetchError(f"tokenizer: model repo {repo} has no tokenizer.json") from None
+    return Path(str(local))
 
 
 def _repo(spec: DatasetSpec) -> str:

@@ -111,3 +111,9 @@ def _parse(data: dict[str, Any]) -> FetchRecord:
         files,
         float(data.get("fetched_at", 0.0)),
     )
+
+
+def tokenizer_file(root: Path, repo: str) -> Path:
+    """Where `launch.py fetch` puts the tokenizer.json of a Hub model repo named by `tokenize.tokenizer`
+    (model repos have their own namespace on the Hub, hence their own folder)."""
+    return root / "sources" / "models" / repo / "tokenizer.json"

@@ -13,16 +13,22 @@ import dataclasses
 from pathlib import Path
 
 from smolprep.config.errors import ConfigIssue
-from smolprep.config.stage import DatasetSpec, StageConfig
-from smolprep.sources.record import SourceState, source_state
+from smolprep.config.stage import DatasetSpec, StageConfig, is_hub_tokenizer
+from smolprep.sources.record import SourceState, source_state, tokenizer_file
 
 FORMATS = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
 def resolve_stage(stage: StageConfig, root: Path) -> StageConfig:
-    """`stage` with its fetched sources read from `<root>/sources/`."""
+    """`stage` with its fetched sources read from `<root>/sources/`, and its tokenizer too when it names a
+    Hub repo that was fetched."""
     datasets = tuple(_resolved(spec, root) for spec in stage.datasets)
-    return dataclasses.replace(stage, datasets=datasets)
+    tokenize = stage.tokenize
+    if is_hub_tokenizer(tokenize.tokenizer) and tokenize.tokenizer is not None:
+        local = tokenizer_file(root, tokenize.tokenizer)
+        if local.is_file():
+            tokenize = dataclasses.replace(tokenize, tokenizer=str(local))
+    return dataclasses.replace(stage, datasets=datasets, tokenize=tokenize)
 
 
 def _resolved(spec: DatasetSpec, root: Path) -> DatasetSpec:
@@ -61,8 +67,19 @@ def unfetched(stage: StageConfig, root: Path) -> dict[str, SourceState]:
 
 
 def fetch_issues(stage: StageConfig, root: Path, command: str) -> list[ConfigIssue]:
-    """A launch reads no unfetched source unless the compute nodes are online: one issue per dataset."""
+    """A launch reads no unfetched source unless the compute nodes are online: one issue per dataset, and
+    one for a tokenizer that names a Hub repo not fetched yet."""
     issues = []
+    if is_hub_tokenizer(stage.tokenize.tokenizer):
+        issues.append(
+            ConfigIssue(
+                Path(stage.source_file),
+                "tokenize.tokenizer",
+                stage.tokenize.tokenizer,
+                f"a tokenizer fetched to shared storage (not in {tokenizer_file(root, str(stage.tokenize.tokenizer))})",
+                f"run `{command}` on a machine that reaches the Hub, then launch again",
+            )
+        )
     for name, state in unfetched(stage, root).items():
         index = next(i for i, d in enumerate(stage.datasets) if d.name == name)
         spec = stage.datasets[index]
