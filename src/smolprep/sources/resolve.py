@@ -52,11 +52,6 @@ def _format(path: str) -> str | None:
     return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
 
 
-def is_fetched(spec: DatasetSpec) -> bool:
-    """A `source:` dataset that `resolve_stage` turned into its local copy (or a dataset with a `path`)."""
-    return spec.path is not None
-
-
 def unfetched(stage: StageConfig, root: Path) -> dict[str, SourceState]:
     """The resolved stage's `source:` datasets that still stream from the Hub, with why they are not local."""
     return {
