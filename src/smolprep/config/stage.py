@@ -463,14 +463,19 @@ def _section(reader: MappingReader, raw: Mapping[str, Any], key: str, cls: Any) 
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+def config_relative(value: str, file: Path) -> Path:
+    """A path the config names: `~` expanded, a relative one taken from the config file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else file.parent / path
+
+
 def _tokenize_section(reader: MappingReader, raw: Mapping[str, Any], file: Path) -> TokenizeSettings:
     """`tokenize:`, its tokenizer a local file (made absolute, so that a job started elsewhere finds it) or
     a Hub model repo id (`launch.py fetch` brings its tokenizer.json to shared storage)."""
     settings = _section(reader, raw, "tokenize", TokenizeSettings)
     if settings.tokenizer is None:
         return settings
-    path = Path(settings.tokenizer).expanduser()
-    path = path if path.is_absolute() else file.parent / path
+    path = config_relative(settings.tokenizer, file)
     if path.is_file():
         return dataclasses.replace(settings, tokenizer=str(path.resolve()))
     if HUB_REPO_ID.match(settings.tokenizer) and not settings.tokenizer.endswith(".json"):
@@ -495,8 +500,7 @@ def _check_report_options(reader: MappingReader, top: dict[str, Any], file: Path
     tokenizer = top.get("tokenizer")
     if tokenizer is None:
         return
-    path = Path(tokenizer).expanduser()
-    path = path if path.is_absolute() else file.parent / path
+    path = config_relative(tokenizer, file)
     if not path.is_file():
         reader.issue(
             "tokenizer",
