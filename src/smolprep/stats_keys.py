@@ -5,6 +5,10 @@ Skipped input lines are counted under `CORRUPT_LINE_KEYS`. A skipped input *file
 bytes, plain JSONL named `.gz`, an unreadable parquet file) is counted under `CORRUPT_FILES` and named by a
 counter of its own, `skipped_file_key(path, reason)`, whose value is 1 per task that skipped it: stats
 files hold only counters, so the counter's name carries the file and the reason.
+
+The writer (`AtomicJsonlWriter`) adds what it wrote: `TEXT_BYTES` (UTF-8 bytes of the `text` fields) and
+`FILE_BYTES` (the compressed size of its output file), so that the report reads them from the stats instead
+of re-reading every final file.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 CORRUPT_LINE_KEYS = ("corrupt_utf8", "corrupt_json", "missing_text")
 CORRUPT_FILES = "corrupt_files"
 FILES_READ = "files_read"  # input files a task opened (corrupt ones included)
+TEXT_BYTES = "text_bytes"  # UTF-8 bytes of the texts a writer wrote
+FILE_BYTES = "file_bytes"  # bytes of the (compressed) file a writer published
 _SKIPPED_FILE = "skipped_file: "
 _SEPARATOR = " :: "
 

@@ -11,16 +11,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quick_benchmark(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _bench(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run bench/<script> with the test's Python; fails with its output unless it exits 0."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=300,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_quick_benchmark(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = _bench("run.py", "--quick", "--json", str(out))
     assert "keep/drop agreement" in done.stdout
     report = json.loads(out.read_text())
     assert set(report["jobs"]) == {
@@ -41,17 +47,21 @@ def test_stage_benchmark_smoke(tmp_path: Path) -> None:
     """bench/stage.py runs a stock-datatrove stage and launch.py on the same data and compares their output
     (no timing asserted: only that both ran, were measured, and kept the same documents)."""
     out = tmp_path / "stage.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "stage.py"), "--every", "8", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    _bench("stage.py", "--every", "8", "--json", str(out), timeout=600)
     report = json.loads(out.read_text())
     assert report["docs"] == 113  # every 8th of the 299 English and 597 Vietnamese documents (38 + 75)
     assert all(cpu > 0 for runs in report["cpu_s"].values() for cpu in runs)
     assert report["final_documents"]["stock"] > 0
     assert report["final_documents"]["stock"] == report["final_documents"]["smolprep"]
     assert report["in_common"] == 1.0
+
+
+def test_report_benchmark_smoke(tmp_path: Path) -> None:
+    """bench/report.py builds a synthetic stage and reports it from the stats and by reading every final
+    file (no timing asserted: only that both ran, were measured, and wrote the same manifest)."""
+    out = tmp_path / "report.json"
+    _bench("report.py", "--quick", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert report["tasks"] > 100 and report["final_files"] > 10 and report["final_text_bytes"] > 0
+    assert report["same_manifest"] is True
+    assert all(s > 0 for s in report["stats_seconds"] + report["read_seconds"])

@@ -14,6 +14,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from smolprep.pipelines.guards import FilterGuard, TooManyFilterErrors
 from smolprep.pipelines.writers import AtomicJsonlWriter
+from smolprep.stats_keys import FILE_BYTES, TEXT_BYTES
 
 
 def _files(folder):
@@ -52,6 +53,17 @@ def test_an_interrupted_task_leaves_no_output_and_its_rerun_replaces_the_leftove
 def _write(folder, texts, rank=0):
     docs = iter([Document(text=t, id=str(i)) for i, t in enumerate(texts)])
     list(AtomicJsonlWriter(str(folder)).run(docs, rank=rank))
+
+
+def test_the_writer_counts_the_text_bytes_and_the_file_size_it_wrote(tmp_path):
+    """The report reads these from the stats instead of re-reading every final file."""
+    texts = ["one", "Tiếng Việt có dấu", "x" * 5000, "二つ"]
+    writer = AtomicJsonlWriter(str(tmp_path))
+    list(writer.run(iter([Document(text=t, id=str(i)) for i, t in enumerate(texts)]), rank=2))
+    stats = writer.stats.to_dict()["stats"]
+    assert stats[TEXT_BYTES]["total"] == sum(len(t.encode("utf-8")) for t in texts)
+    assert stats[FILE_BYTES]["total"] == (tmp_path / "00002.jsonl.gz").stat().st_size
+    assert stats["total"] == len(texts)
 
 
 def test_each_output_file_has_a_sha256sum_checksum_that_globs_leave_out(tmp_path):

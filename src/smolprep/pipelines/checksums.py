@@ -65,9 +65,11 @@ class HashingWriter:
     def __init__(self, raw: IO[bytes]):
         self.raw = raw
         self.sha256 = hashlib.sha256()
+        self.size = 0
 
     def write(self, data: Any, /) -> int:
         self.sha256.update(data)
+        self.size += memoryview(data).nbytes
         return self.raw.write(data)
 
     def flush(self) -> None:
@@ -92,6 +94,10 @@ class ChecksummedGzip:
 
     def hexdigest(self) -> str:
         return self.hashing.sha256.hexdigest()
+
+    def size(self) -> int:
+        """Compressed bytes written so far (the whole file once closed)."""
+        return self.hashing.size
 
 
 class ChecksummedGzipFiles(OutputFileManager):

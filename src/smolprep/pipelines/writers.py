@@ -12,6 +12,10 @@ between the two moves leaves a checksum without its data file, never a data file
 task is then not marked complete and its rerun writes both again. The next step's reader
 (`IntermediateJsonlReader`) refuses a file whose bytes do not match.
 
+The writer also counts what it wrote into its task's stats (`stats_keys.TEXT_BYTES`: UTF-8 bytes of the
+texts; `stats_keys.FILE_BYTES`: the compressed size of the published file), so the stage report learns the
+size of every final file from the stats and only checks each file's size on disk.
+
 The `_tmp/` folder is shared by the tasks of a step and is never removed by a task: one task's removal of
 an (empty) `_tmp/` could land between another task's creating it and opening its file there.
 """
@@ -24,6 +28,7 @@ from datatrove.pipeline.writers import JsonlWriter
 from loguru import logger
 
 from smolprep.pipelines.checksums import ChecksummedGzipFiles, sidecar_name, sidecar_text
+from smolprep.stats_keys import FILE_BYTES, TEXT_BYTES
 
 TMP_DIR = "_tmp"
 OUTPUT_NAME = "${rank}.jsonl.gz"
@@ -35,6 +40,7 @@ class AtomicJsonlWriter(JsonlWriter):
     def __init__(self, output_folder: str, output_filename: str = OUTPUT_NAME):
         super().__init__(output_folder, output_filename=f"{TMP_DIR}/{output_filename}", compression="gzip")
         self.output_mg = ChecksummedGzipFiles(self.output_folder)
+        self._text_bytes = 0
 
     def _temp_name(self, rank: int) -> str:
         return self.output_filename.substitute(rank=str(rank).zfill(5))
@@ -44,7 +50,13 @@ class AtomicJsonlWriter(JsonlWriter):
             if self.output_folder.exists(stale):
                 logger.info(f"removing {stale} left by an interrupted earlier run of this task")
                 self.output_folder.rm(stale)
+        self._text_bytes = 0
         yield from super().run(data, rank, world_size)
+
+    def write(self, document, rank: int = 0, **kwargs):
+        super().write(document, rank, **kwargs)
+        text = document.text
+        self._text_bytes += len(text) if text.isascii() else len(text.encode("utf-8"))
 
     def __exit__(self, exc_type, exc_val, exc_tb):
         written = dict(self.output_mg.get_open_files())
@@ -54,6 +66,9 @@ class AtomicJsonlWriter(JsonlWriter):
                 self._publish(name, handle.hexdigest())
             elif self.output_folder.exists(name):
                 self.output_folder.rm(name)
+        if exc_type is None:
+            self.stat_update(TEXT_BYTES, value=self._text_bytes)
+            self.stat_update(FILE_BYTES, value=sum(handle.size() for handle in written.values()))
 
     def _publish(self, temp: str, hexdigest: str) -> None:
         """Move the checksum, then the data file, from `_tmp/` to their final names."""

@@ -1,7 +1,8 @@
 """The stage manifest: per dataset the accounting of every step, what is on disk, tokens, and the mixture
 (weight × token budget against the tokens available: epochs), with warnings.
 
-`build_manifest` reads the run directory (merged stats, completion markers, the output files);
+`build_manifest` reads the run directory (merged stats, completion markers, the sizes of the output files:
+their documents, text bytes and sizes come from the writer's stats, see `smolprep.report.output`);
 `mixture` and `dataset_warnings` are pure. See docs/report.md for the schema.
 
 A dataset is complete when every task of every step has its completion marker and every final file its
@@ -20,7 +21,8 @@ from smolprep import __version__
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.plan import StagePlan
 from smolprep.report.accounting import StepAccount, account_step
-from smolprep.report.tokens import MAX_TOKENIZED_BYTES, OutputScan, TokenCounter, scan_output
+from smolprep.report.output import output_from_stats, written_files
+from smolprep.report.tokens import MAX_TOKENIZED_BYTES, ByteEstimate, OutputScan, TokenCounter, scan_output
 from smolprep.sources.record import source_state
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import read_pinned
@@ -49,6 +51,7 @@ class DatasetAccount:
     output: OutputScan
     missing_outputs: dict[str, int] = field(default_factory=dict)  # missing final file -> its documents
     missing_note: str = ""  # which final files are missing and what to do
+    stray_files: tuple[str, ...] = ()  # final files no finished task of the last step wrote
 
     @property
     def complete(self) -> bool:
@@ -119,6 +122,17 @@ def _completion_warnings(account: DatasetAccount) -> list[str]:
         warnings.append(f"{mismatch}: {account.missing_note} ({lost} documents lost)")
     elif not unfinished and last.docs_out != account.output.docs:
         warnings.append(mismatch)
+    if account.stray_files:
+        named = ", ".join(account.stray_files[:FILES_NAMED])
+        more = (
+            f" and {len(account.stray_files) - FILES_NAMED} more"
+            if len(account.stray_files) > FILES_NAMED
+            else ""
+        )
+        warnings.append(
+            f"{name}: data/{name}/ holds {len(account.stray_files)} file(s) that no finished task of "
+            f"{last.step} wrote ({named}{more}), not counted: remove them, or finish the step's tasks"
+        )
     return warnings
 
 
@@ -171,14 +185,22 @@ def account_dataset(
     final = final_output(layout, name, final_tasks)
     missing = {layout.final_file(name, rank).name: docs for rank, docs in final.missing.items()}
     note = missing_output_note(layout, name, last, final.missing) if final.missing else ""
-    scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))
     tokenized = tokenized_tokens(layout, name, plan)
+    if tokenized is not None:  # the tokenize steps counted them: no text is tokenized again
+        counter = ByteEstimate()
+    written = written_files(final_tasks)
+    stray: tuple[str, ...] = ()
+    if written is not None:  # the writer's own record: no final file is read
+        recorded = output_from_stats(layout, name, last, written, counter, max_bytes)
+        scan, stray = recorded.scan, recorded.stray
+    else:  # a run whose writers did not record their bytes yet
+        scan = scan_output(layout.data(name), counter, max_bytes, layout.completions(name, last))
     if tokenized is not None:  # the tokenizer's own count of what it wrote (EOS included), not an estimate
         scan = dataclasses.replace(
             scan, tokens=tokenized, tokenized_bytes=scan.text_bytes, method="tokenized"
         )
     return DatasetAccount(
-        name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan, missing, note
+        name, spec.kind, spec.language, spec.weight or 0.0, tuple(steps), scan, missing, note, stray
     )
 
 

@@ -1,4 +1,6 @@
-"""Documents, bytes and tokens of a dataset's final output (`data/<dataset>/*.jsonl.gz`), read from disk.
+"""Token counters, and documents, bytes and tokens of a dataset's final output (`data/<dataset>/*.jsonl.gz`)
+read from disk (`scan_output`: only for runs whose writers did not record their bytes in the stats; see
+`smolprep.report.output` for the way a report reads a stage now).
 
 Tokens are counted with a real tokenizer when the stage config names one (a local `tokenizer.json`,
 loaded with the `tokenizers` library; nothing is downloaded), else estimated as UTF-8 bytes / 4 and
@@ -143,7 +145,7 @@ def _texts(file: Path) -> Iterator[str]:
                 yield text
 
 
-def _read_texts(file: Path, markers: Path | None) -> Iterator[str]:
+def read_texts(file: Path, markers: Path | None) -> Iterator[str]:
     """`_texts`, with a damaged file named (`markers`: the completions/ folder of the step that wrote it)."""
     try:
         yield from _texts(file)
@@ -176,7 +178,7 @@ def scan_output(
     docs = text_bytes = tokens = counted_bytes = 0
     batch: list[str] = []
     for file in files:
-        for text in _read_texts(file, markers):
+        for text in read_texts(file, markers):
             size = len(text.encode("utf-8"))
             if tokenize and int((docs + 1) * rate) > int(docs * rate):  # an even stride of documents
                 batch.append(text)
