@@ -87,6 +87,11 @@ def test_the_sample_stage_tokenized_reads_back_to_its_final_texts(tmp_path):
         assert entry["epochs"] == pytest.approx(entry["weight"] * budget / metadata, abs=1e-4)
         assert metadata == sum(len(doc) for doc in documents)
 
+    manifest = json.loads((run.layout.stage_dir / "manifest.json").read_text())
+    assert manifest["tokens"]["method"] == "tokenized" and manifest["tokens"]["label"].startswith("exact")
+    page = (run.layout.stage_dir / "report.html").read_text()
+    assert "exact token counts" in page and "ESTIMATE" not in page  # the titles of the mixture plots
+
     again = run_stage(tokenize_config(tmp_path, tokenizer), tmp_path / "again")
     assert again.exit_code == 0
     for name in ("en-web", "vi-web", "code"):

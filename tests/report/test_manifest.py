@@ -97,6 +97,23 @@ def test_manifest_of_a_complete_stage(tmp_path) -> None:
     assert json.loads(json.dumps(manifest)) == manifest
 
 
+def test_the_mixture_plots_say_whether_their_token_counts_are_estimated(tmp_path) -> None:
+    stage, layout, plan = _fake_run(tmp_path, {"a": ["abcd"] * 3, "b": ["abcd"] * 2})
+    manifest = build_report(layout, stage, plan)
+
+    def titled(phrase: str) -> bool:  # the three token plots' titles end with it
+        page = render_html(manifest)
+        found = re.findall(r">((?:Mixture: target|Tokens available|Epochs: weight)[^<]*)<", page)
+        assert len({t[:12] for t in found}) == 3
+        return all(t.endswith(f", {phrase}") for t in found)
+
+    assert titled("ESTIMATED token counts")
+    manifest["datasets"]["a"]["tokens_counted"] = "exact (tokenized)"
+    assert titled("token counts ESTIMATED for b, exact for the others")
+    manifest["datasets"]["b"]["tokens_counted"] = "exact"
+    assert titled("exact token counts")
+
+
 def test_no_budget_means_one_pass_over_the_stage(tmp_path) -> None:
     stage, layout, plan = _fake_run(tmp_path, {"a": ["abcd" * 30] * 3, "b": ["abcd" * 10] * 3})
     manifest = build_report(layout, stage, plan, max_epochs=1.5)

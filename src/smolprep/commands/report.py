@@ -96,7 +96,7 @@ def render_report(console: Console, manifest: dict, dedup_steps: set[str]) -> No
             reasons.add_row("", "", f"{len(found) - REASONS_SHOWN} more reasons", _n(rest))
     console.print(reasons)
     tokens = manifest["tokens"]
-    style = "bold yellow" if tokens["method"] == "estimate" else ""
+    style = "bold yellow" if tokens["method"] in ("estimate", "mixed") else ""
     console.print(
         f"Tokens: [{style}]{tokens['label']}[/]" if style else f"Tokens: {tokens['label']}", highlight=False
     )

@@ -40,8 +40,23 @@ def _short(text: str, limit: int = 38) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+EXACT = ("exact", "exact (tokenized)")
+
+
+def _counted(datasets: dict) -> str:
+    """What the token plots' titles say: exact counts, estimated ones, or which datasets are estimated."""
+    estimated = [name for name, d in datasets.items() if d["tokens_counted"] not in EXACT]
+    if not estimated:
+        return "exact token counts"
+    if len(estimated) == len(datasets):
+        return "ESTIMATED token counts"
+    named = ", ".join(estimated[:5]) + (" …" if len(estimated) > 5 else "")
+    return f"token counts ESTIMATED for {named}, exact for the others"
+
+
 def _mixture(manifest: dict) -> str:
     datasets = manifest["datasets"]
+    counted = _counted(datasets)
     rows = [
         [
             escape(name),
@@ -62,14 +77,14 @@ def _mixture(manifest: dict) -> str:
     )
     shares = grouped_chart(
         "mixture",
-        "Mixture: target weight vs share of the available tokens (%)",
+        f"Mixture: target weight vs share of the available tokens (%), {counted}",
         [("target weight", PALETTE[0]), ("available tokens", PALETTE[1])],
         [(name, [100 * d["weight"], 100 * d["tokens_share"]]) for name, d in datasets.items()],
     )
     limit = manifest["max_epochs"]
     epochs = bar_chart(
         "epochs",
-        f"Epochs: weight × budget ({_n(manifest['token_budget'])} tokens) / tokens available",
+        f"Epochs: weight × budget ({_n(manifest['token_budget'])} tokens) / tokens available, {counted}",
         [
             Bar(
                 name,
@@ -84,7 +99,7 @@ def _mixture(manifest: dict) -> str:
     )
     targets = bar_chart(
         "tokens",
-        "Tokens available vs tokens the weight asks for",
+        f"Tokens available vs tokens the weight asks for, {counted}",
         [
             bar
             for name, d in datasets.items()
@@ -185,7 +200,7 @@ def _cpu(manifest: dict) -> str:
 
 def render_html(manifest: dict) -> str:
     tokens = manifest["tokens"]
-    token_class = "estimate" if tokens["method"] == "estimate" else ""
+    token_class = "estimate" if tokens["method"] in ("estimate", "mixed") else ""
     warnings = manifest["warnings"]
     warn_html = (
         '<div class="warn"><b>Warnings</b><ul>'
@@ -213,5 +228,5 @@ def render_html(manifest: dict) -> str:
         + "".join(_dataset(n, d) for n, d in manifest["datasets"].items())
         + f"<h2>CPU time</h2>{_cpu(manifest)}"
         '<p class="meta">Every number comes from manifest.json next to this file (datatrove\'s per-task stats '
-        "merged, and the output files read back).</p></body></html>\n"
+        "merged, the writers' own counts of what they wrote included).</p></body></html>\n"
     )

@@ -236,7 +236,7 @@ def build_manifest(
         "config_hash": _pinned_config_hash(layout),
         "stage_dir": str(layout.stage_dir),
         "complete": all(a.complete for a in accounts),
-        "tokens": counter.describe(),
+        "tokens": tokens_description(counter, accounts),
         "tokens_total": total,
         "token_budget": budget,
         "token_budget_source": "config" if stage.token_budget is not None else BUDGET_DEFAULT,
@@ -246,6 +246,26 @@ def build_manifest(
         "datasets": datasets,
     }
     return manifest, accounts
+
+
+EXACT_LABELS = ("exact", "exact (tokenized)")
+
+
+def tokens_description(counter: TokenCounter, accounts: list[DatasetAccount]) -> dict:
+    """How the stage's tokens were counted: the report counter's description, unless datasets were counted
+    by their tokenize steps (all of them: that count; some: the label says which are estimated)."""
+    described = counter.describe()
+    tokenized = [a.name for a in accounts if a.output.method == "tokenized"]
+    if not tokenized:
+        return described
+    exact = "exact: counted by the tokenize steps (tokenized/<dataset>/<dataset>.ds.metadata, EOS included)"
+    others = [a.name for a in accounts if a.output.label not in EXACT_LABELS]
+    if len(tokenized) == len(accounts):
+        return {"method": "tokenized", "label": exact}
+    if not others:
+        return {**described, "label": f"{exact}, the others {described['label']}"}
+    named = ", ".join(others[:FILES_NAMED]) + (" …" if len(others) > FILES_NAMED else "")
+    return {**described, "method": "mixed", "label": f"{exact}; ESTIMATED for {named}: {described['label']}"}
 
 
 def tokenized_tokens(layout: RunLayout, dataset: str, plan: StagePlan) -> int | None:
