@@ -108,9 +108,12 @@ def test_a_failed_local_task_is_failed_with_its_error_and_a_marker_wins_over_a_r
     assert (step["state"], step["completed"], step["failed"]) == ("failed", 1, 1)
     assert step["failed_ranks"] == [1]
     assert step["errors"] == {"1": "ValueError: bad record in a.jsonl line 3"}
+    assert step["causes"] == {
+        "1": {"state": "FAILED", "detail": "ValueError: bad record in a.jsonl line 3", "source": "failure record"}
+    }
     code, out, _ = cli(capsys, "status", run_copy)
     assert code == 0
-    assert "rank 1: ValueError: bad record in a.jsonl line 3" in out and "earlier attempt" not in out
+    assert "FAILED (ValueError: bad record in a.jsonl line 3): rank 1" in out and "earlier attempt" not in out
     assert "not done" in out and "Failed steps: code/filter." in out
 
 
@@ -237,7 +240,7 @@ def test_a_local_run_is_operated_without_running_any_slurm_command(run_copy, cap
     bin_dir = fake_slurm(tmp_path / "bin")
     monkeypatch.setenv("PATH", str(bin_dir))
     code, out, _ = cli(capsys, "status", run_copy)
-    assert code == 0 and "rank 1: ValueError: bad record" in out
+    assert code == 0 and "FAILED (ValueError: bad record): rank 1" in out
     code, out, _ = cli(capsys, "logs", run_copy)
     assert code == 0 and "ValueError: bad record" in out
     code, out, _ = cli(capsys, "cancel", run_copy)

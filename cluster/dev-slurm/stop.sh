@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Stop the single-node development Slurm started by start.sh: slurmd, slurmctld, then munged.
+# Stop the single-node development Slurm started by start.sh: slurmd, slurmctld, slurmdbd, mariadbd,
+# then munged.
 # Only the processes named by the pid files in the state folder are signalled (and only when the pid
 # still belongs to that daemon); a munged that start.sh found already running is left alone.
 # Idempotent: exit 0 when nothing runs. Config, job state and logs are kept (rm -rf the state folder
-# to start from scratch).
+# to start from scratch; the accounting database is in <state>/mariadb).
 #
 #   cluster/dev-slurm/stop.sh [--state-dir DIR]      # default: $SMOLPREP_DEV_SLURM_DIR or /var/tmp/smolprep-dev-slurm
 set -euo pipefail
@@ -13,7 +14,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --state-dir) STATE_DIR=${2:?--state-dir needs a value}; shift 2 ;;
         --state-dir=*) STATE_DIR=${1#*=}; shift ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) printf '[dev-slurm] ERROR: unknown argument: %s\n' "$1" >&2; exit 2 ;;
     esac
 done
@@ -51,12 +52,13 @@ stop_one() {  # stop_one NAME
     fi
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
+    # mariadbd flushes InnoDB before it exits: give it (and every daemon) up to 30 s.
+    for ((i = 0; i < 300; i++)); do
         is_running "$pid" "$name" || break
         sleep 0.1
     done
     if is_running "$pid" "$name"; then
-        log "$name (pid $pid) still running after 15 s: SIGKILL"
+        log "$name (pid $pid) still running after 30 s: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
@@ -68,5 +70,7 @@ if [[ ! -d $RUN_DIR ]]; then
 fi
 stop_one slurmd
 stop_one slurmctld
+stop_one slurmdbd
+stop_one mariadbd
 stop_one munged
 log "stopped (state and logs kept in $STATE_DIR)"

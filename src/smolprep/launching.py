@@ -35,7 +35,7 @@ from smolprep.render import (
     render_submission,
     render_summary,
 )
-from smolprep.slurm.client import RealSlurm, SlurmClient, clean_environment
+from smolprep.slurm.client import RealSlurm, SlurmClient, clean_environment, submit_user
 from smolprep.slurm.errors import SlurmNotFound, SlurmQueryError
 from smolprep.slurm.function_job import FunctionJob, submit_function
 from smolprep.slurm.limits import Fit, cluster_limits, fit_plan
@@ -267,12 +267,16 @@ def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison, slurm:
 
 
 def fit_to_cluster(target: SlurmStage, slurm: SlurmClient) -> Fit:
-    """How the stage fits the cluster's job limits (limits read with scontrol when Slurm answers)."""
+    """How the stage fits the cluster's job limits: MaxJobCount and MaxArraySize read with scontrol, and the
+    user's association and QOS submit limits read with sacctmgr, where Slurm answers."""
     try:
         scontrol: dict[str, str] | None = slurm.config()
     except (SlurmQueryError, SlurmNotFound):
         scontrol = None
-    return fit_plan(target.plan, cluster_limits(target.profile, scontrol), target.profile.max_tasks_per_job)
+    user, profile = submit_user(), target.profile
+    submit_limits = slurm.submit_limits(user, profile.account, profile.qos) if user else None
+    limits = cluster_limits(profile, scontrol, submit_limits)
+    return fit_plan(target.plan, limits, profile.max_tasks_per_job)
 
 
 def _after_submission(

@@ -4,7 +4,11 @@ It keeps jobs and array tasks in the states Slurm gives them (PENDING, with `Dep
 `DependencyNeverSatisfied` as the reason, RUNNING, COMPLETED, FAILED, CANCELLED), honours `afterok` and
 `afterany` dependencies and `--kill-on-invalid-dep`, and refuses what a controller refuses: an array index
 past MaxArraySize, more queued array tasks than MaxJobCount (busy), a dependency on an unknown job.
-Its answers go through the same parsers as real squeue, scontrol, sacct and sbatch output.
+Its answers go through the same parsers as real squeue, scontrol, sacct, sacctmgr and sbatch output. With
+`accounting=True` it has a slurmdbd: sacct knows every task it ran (the state `finish` gave, the resources
+of the script's #SBATCH lines; `records` replaces or adds records), and sacctmgr tells the association's
+`max_submit_jobs` (which sbatch enforces, busy, like MaxJobCount) and the QOS lines of `qos_text`.
+`scontrol show job` knows every job but the `forgotten` ones (past MinJobAge).
 
 Nothing runs by itself: a test runs tasks (`finish`, `run_all`, or `tick`, called at each look at the
 queue). A completed task of a datatrove array writes the completion markers of its ranks, found the way
@@ -23,16 +27,24 @@ from pathlib import Path
 
 from smolprep.slurm.errors import SbatchBusy, SbatchError
 from smolprep.slurm.query import (
+    JobRecord,
     QueueEntry,
+    SubmitLimits,
     is_busy,
     parse_comments,
     parse_config,
-    parse_sacct,
+    parse_sacct_records,
     parse_sbatch_parsable,
+    parse_scontrol_jobs,
+    parse_size,
     parse_squeue,
+    parse_submit_limits,
+    select_records,
 )
 
 ACTIVE = ("PENDING", "RUNNING")
+EXIT_CODES = {"COMPLETED": "0:0", "FAILED": "1:0", "OUT_OF_MEMORY": "0:125", "CANCELLED": "0:15"}
+FAKE_RSS = "10240K"  # MaxRSS of every finished task's batch step
 _DIRECTIVE = re.compile(r"^#SBATCH\s+--([\w-]+)(?:=(.*))?$")
 
 
@@ -82,6 +94,15 @@ class FakeJob:
     def succeeded(self) -> bool:
         return all(state == "COMPLETED" for state in self.states.values())
 
+    def resources(self) -> tuple[str, int, str]:
+        """Time limit, CPUs and memory per CPU from the #SBATCH lines."""
+        options = directives(self.script)
+        return (
+            options.get("time", "UNLIMITED"),
+            int(options.get("cpus-per-task", "1")),
+            options.get("mem-per-cpu", "0"),
+        )
+
     def ranks(self, index: int) -> list[int]:
         """The datatrove ranks array index `index` runs (SlurmPipelineExecutor.run), [] for other jobs."""
         match = re.search(r"launch_pickled_pipeline (\S+)", self.script)
@@ -115,9 +136,14 @@ class FakeSlurm:
         partitions: Sequence[str] = ("cpu",),
         accounting: bool = False,
         tick: Callable[[FakeSlurm], None] | None = None,
+        max_submit_jobs: int | None = None,
     ) -> None:
         self.max_array_size = max_array_size
         self.max_job_count = max_job_count
+        self.max_submit_jobs = max_submit_jobs  # the association's MaxSubmitJobs (needs accounting)
+        self.qos_text = "normal||||||\n"  # sacctmgr -n -P show qos format=<QOS_FORMAT>
+        self.records: dict[str, JobRecord] = {}  # sacct records that replace or add to the generated ones
+        self.forgotten: set[str] = set()  # job ids scontrol no longer knows (finished past MinJobAge)
         self.partitions = tuple(partitions)
         self.has_accounting = accounting
         self.tick = tick
@@ -145,6 +171,11 @@ class FakeSlurm:
             self._refuse("sbatch: error: Batch job submission failed: Invalid job array specification")
         if self.queued_tasks() + len(indices) > self.max_job_count:
             self._refuse("sbatch: error: Batch job submission failed: Resource temporarily unavailable")
+        if self._submit_limit() is not None and self.queued_tasks() + len(indices) > self.max_submit_jobs:
+            self._refuse(
+                "sbatch: error: AssocMaxSubmitJobLimit\nsbatch: error: Batch job submission failed: "
+                "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)"
+            )
         job_id = str(self._next_id)
         self._next_id += 1
         self.jobs[job_id] = FakeJob(
@@ -207,17 +238,29 @@ class FakeSlurm:
         return parse_comments("\n".join(lines), comment)
 
     def accounting(self, job_ids: Iterable[str]) -> dict[str, str] | None:
+        records = self.job_records(job_ids)
+        return None if records is None else {name: r.state for name, r in records.items()}
+
+    def job_records(self, job_ids: Iterable[str]) -> dict[str, JobRecord] | None:
         self.calls.append("sacct")
         if not self.has_accounting:
             return None
-        wanted = {str(j) for j in job_ids}
-        lines = [
-            f"{job.task_id(i)}|{state}"
-            for job in self.jobs.values()
-            if job.job_id in wanted
-            for i, state in job.states.items()
-        ]
-        return parse_sacct("\n".join(lines))
+        found = parse_sacct_records(self.sacct_text()) | self.records
+        return select_records(found, job_ids)
+
+    def controller_records(self, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        self.calls.append("scontrol show job")
+        return select_records(parse_scontrol_jobs(self.scontrol_text()), job_ids)
+
+    def submit_limits(
+        self, user: str, account: str | None = None, qos: str | None = None
+    ) -> SubmitLimits | None:
+        self.calls.append("sacctmgr")
+        if not self.has_accounting:
+            return None
+        limit = "" if self.max_submit_jobs is None else str(self.max_submit_jobs)
+        assoc = f"{user}|{account or 'root'}|||{limit}|||normal|normal\n"
+        return parse_submit_limits(user, assoc, self.qos_text, qos)
 
     # --- what squeue prints ---------------------------------------------------------------------------
 
@@ -228,6 +271,40 @@ class FakeSlurm:
             for job in self.jobs.values()
             for i in job.active()
         )
+
+    def sacct_text(self) -> str:
+        """`sacct -n -P --duplicates -o <SACCT_FORMAT>`: each task's allocation line, a finished or running
+        one's batch step after it."""
+        lines = []
+        for job in self.jobs.values():
+            time, cpus, mem_per_cpu = job.resources()
+            mem = f"{cpus * (parse_size(mem_per_cpu) or 0) // 2**20}M"  # 22.05: the job's total
+            for i, state in job.states.items():
+                ran = state != "PENDING"
+                code, node = EXIT_CODES.get(state, "0:0"), "fake-node" if ran else "None assigned"
+                used = f"00:00:01|{time}|{mem}|00:00.500|{cpus if ran else 0}|{node}"
+                lines.append(f"{job.task_id(i)}|{state}|{code}||{used}")
+                if ran:
+                    lines.append(f"{job.task_id(i)}.batch|{state}|{code}|{FAKE_RSS}|{used}")
+        return "".join(line + "\n" for line in lines)
+
+    def scontrol_text(self) -> str:
+        """`scontrol show job -o`: one line per task of the jobs the controller still knows."""
+        lines = []
+        for job in self.jobs.values():
+            if job.job_id in self.forgotten:
+                continue
+            time, cpus, mem_per_cpu = job.resources()
+            for i, state in job.states.items():
+                array = f"ArrayJobId={job.job_id} ArrayTaskId={i} " if job.is_array else ""
+                node = "(null)" if state == "PENDING" else "fake-node"
+                lines.append(
+                    f"JobId={job.job_id} {array}JobName={job.name} JobState={state} "
+                    f"Reason={job.reasons.get(i, 'None')} Restarts=0 ExitCode={EXIT_CODES.get(state, '0:0')} "
+                    f"RunTime=00:00:01 TimeLimit={time} NodeList={node} NumNodes=1 NumCPUs={cpus} "
+                    f"MinMemoryCPU={mem_per_cpu}"
+                )
+        return "".join(line + "\n" for line in lines)
 
     def queued_tasks(self) -> int:
         return sum(len(job.active()) for job in self.jobs.values())
@@ -281,6 +358,9 @@ class FakeSlurm:
         return [job for job in self.jobs.values() if job.name == name]
 
     # --- the controller -----------------------------------------------------------------------------------
+
+    def _submit_limit(self) -> int | None:
+        return self.max_submit_jobs if self.has_accounting else None
 
     def _refuse(self, said: str) -> None:
         kind = SbatchBusy if is_busy(said) else SbatchError

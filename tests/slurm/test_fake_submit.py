@@ -9,8 +9,8 @@ import json
 import pytest
 
 from smolprep.cli import main
-from smolprep.commands.status import gather_status
 from smolprep.launching import submit_driver_job
+from smolprep.slurm.observe import gather_status
 from smolprep.slurm.submit import submit_stage
 from smolprep.state import ledger
 from tests.fakes.slurm import FakeSlurm, directives

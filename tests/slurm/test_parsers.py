@@ -134,15 +134,3 @@ def test_sbatch_unparseable(output):
     assert repr(output) in message
     assert "may or may not have been queued" in message and "squeue" in message
     assert "--parsable" in message
-
-
-def test_parse_sacct_takes_the_first_word_of_the_state():
-    from smolprep.slurm.query import parse_sacct
-
-    text = "123_0|COMPLETED\n123_1|OUT_OF_MEMORY\n123_2|CANCELLED by 0\n124|TIMEOUT\n\n"
-    assert parse_sacct(text) == {
-        "123_0": "COMPLETED",
-        "123_1": "OUT_OF_MEMORY",
-        "123_2": "CANCELLED",
-        "124": "TIMEOUT",
-    }

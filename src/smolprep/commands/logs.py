@@ -15,9 +15,10 @@ from rich.markup import escape
 
 from smolprep.commands.base import Command
 from smolprep.commands.common import Ops, on_a_run, run_options, some
-from smolprep.commands.status import gather_status
 from smolprep.errors import EXIT_OK, UsageError
 from smolprep.plan import StagePlan, StepPlan
+from smolprep.slurm.exit_record import Cause
+from smolprep.slurm.observe import failure_causes, gather_status
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
 
@@ -42,18 +43,20 @@ def logs(ops: Ops) -> int:
         if not wanted:
             ops.console.print("No task of that choice has run yet (no marker, log, record or submission).")
             return EXIT_OK
-    else:
-        found = gather_status(ops.layout, ops.plan, ops.slurm)
+    found = gather_status(ops.layout, ops.plan, ops.slurm)
+    if args.dataset is None and args.step is None and args.rank is None:
         wanted = [(s.dataset, s.step, r) for s in found.steps for r in s.failed_ranks]
         if not wanted:
             ops.console.print("No failed task. Choose tasks with --dataset, --step and --rank.")
             return EXIT_OK
+    causes = failure_causes(ops.layout, found, ops.slurm)
     for dataset, step in dict.fromkeys((d, s) for d, s, _ in wanted):
         records = ops.layout.failure_records(dataset, step)
         completed = ops.layout.completed_ranks(dataset, step)
         for rank in (r for d, s, r in wanted if (d, s) == (dataset, step)):
             record = None if rank in completed else records.get(rank)
-            _show_task(ops, entries, (dataset, step, rank), record)
+            cause = causes.get((dataset, step), {}).get(rank)
+            _show_task(ops, entries, (dataset, step, rank), record, cause)
     return EXIT_OK
 
 
@@ -107,12 +110,18 @@ def _traced_ranks(layout: RunLayout, step: StepPlan, entries: list[ledger.Ledger
     return ranks | {int(n[5:-4]) for n in names if n[5:-4].isdigit()}
 
 
-def _show_task(ops: Ops, entries: list[ledger.LedgerEntry], task: Task, record: Mapping | None) -> None:
-    """A task's failure (when it recorded one), then the tail of its task log and of its Slurm logs."""
+def _show_task(
+    ops: Ops, entries: list[ledger.LedgerEntry], task: Task, record: Mapping | None, cause: Cause | None
+) -> None:
+    """A task's cause of failure and its error (when it recorded one), then the tail of its task log and of
+    its Slurm logs."""
     dataset, step, rank = task
     console = ops.console
     console.rule(f"{dataset} / {step} / rank {rank}")
     task_log = ops.layout.task_log(dataset, step, rank)
+    if cause is not None and record is None:
+        source = f" [dim](from {escape(cause.source)})[/]" if cause.source else ""
+        console.print(f"[bold red]failed[/]: {escape(cause.text())}{source}", highlight=False, soft_wrap=True)
     if record is not None:
         error = escape(str(record.get("error")))
         console.print(f"[bold red]failed{_when(record)}[/]: {error}", highlight=False, soft_wrap=True)

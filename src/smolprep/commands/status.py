@@ -1,5 +1,6 @@
-"""`python launch.py status`: dataset x step, tasks done, running, pending, failed and not submitted, the
-causes Slurm's accounting gives, and one sentence on what to do next (exit 0 whatever the state).
+"""`python launch.py status`: dataset x step, tasks done, running, pending, failed and not submitted, each
+failed task's cause (`smolprep.slurm.causes`: its failure record, sacct, scontrol, its exit record and Slurm
+log), and one sentence on what to do next (exit 0 whatever the state).
 
 `--json` prints one object (see docs/operations.md)."""
 
@@ -15,12 +16,11 @@ from rich.table import Table
 from smolprep.commands.base import Command
 from smolprep.commands.common import Ops, launcher_at_work, on_a_run, run_args, run_options, some
 from smolprep.errors import EXIT_OK
-from smolprep.plan import StagePlan
-from smolprep.slurm.client import SlurmClient
-from smolprep.slurm.waves import driver_active
+from smolprep.slurm.exit_record import Cause, read_exit_records
+from smolprep.slurm.observe import failure_causes, gather_status
+from smolprep.slurm.retry_round import RetryRound, describe, plan_round
 from smolprep.state import ledger
-from smolprep.state.layout import RunLayout
-from smolprep.state.status import StageStatus, StepStatus, stage_status
+from smolprep.state.status import StageStatus, StepStatus
 
 STATE_STYLE = {
     "done": "green",
@@ -30,16 +30,6 @@ STATE_STYLE = {
     "waiting": "yellow",
     "not-submitted": "dim",
 }
-FAILURE_STATES = {
-    "OUT_OF_MEMORY",
-    "TIMEOUT",
-    "NODE_FAIL",
-    "PREEMPTED",
-    "FAILED",
-    "CANCELLED",
-    "BOOT_FAIL",
-    "DEADLINE",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,55 +37,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object (see docs/operations.md)")
 
 
-def gather_status(layout: RunLayout, plan: StagePlan, slurm: SlurmClient) -> StageStatus:
-    """Markers, failure records, the ledger and (only when the ledger names jobs) the Slurm queue."""
-    entries = ledger.read(layout.ledger)
-    queue = slurm.queue({e.job_id for e in entries}) if entries else []
-    keys = [(s.dataset, s.step) for s in plan.steps]
-    completed = {(s.dataset, s.step): layout.done_ranks(s.dataset, s.step, s.tasks) for s in plan.steps}
-    failures = {key: layout.failure_records(*key) for key in keys}
-    driver = driver_active(layout, slurm) is not None
-    return stage_status(plan, completed, entries, queue, driver, failures)
-
-
-def failure_causes(
-    layout: RunLayout, status: StageStatus, slurm: SlurmClient
-) -> dict[tuple[str, str], list[str]]:
-    """(dataset, step) -> causes from sacct (OUT_OF_MEMORY, TIMEOUT, NODE_FAIL, ...), where accounting exists."""
-    entries = ledger.read(layout.ledger)
-    failed = {(s.dataset, s.step): set(s.failed_ranks) for s in status.steps if s.failed}
-    if not entries or not failed:
-        return {}
-    states = slurm.accounting({e.job_id for e in entries if (e.dataset, e.step) in failed})
-    if not states:
-        return {}
-    causes: dict[tuple[str, str], list[str]] = {}
-    for e in entries:
-        for position, rank in enumerate(e.ranks):
-            state = states.get(f"{e.job_id}_{position // e.tasks_per_job}")
-            key = (e.dataset, e.step)
-            if state in FAILURE_STATES and rank in failed.get(key, set()):
-                found = causes.setdefault(key, [])
-                if state not in found:
-                    found.append(state)
-    return causes
-
-
 def status(ops: Ops) -> int:
     found = gather_status(ops.layout, ops.plan, ops.slurm)
     causes = failure_causes(ops.layout, found, ops.slurm)
+    entries = ledger.read(ops.layout.ledger)
+    exits = {key: read_exit_records(ops.layout.exits(*key)) for key in causes}
+    logs = f"python launch.py logs {run_args(ops.args)}"
+    retries = plan_round(ops.plan, ops.profile, found, causes, entries, exits, logs)
     if ops.args.json:
-        data = found.as_json()
-        for (dataset, step), listed in causes.items():
-            data["datasets"][dataset][step]["causes"] = listed
-        print(json.dumps(data, indent=2))
+        print(json.dumps(_json(found, causes, retries, entries), indent=2))
         return EXIT_OK
     ops.console.print(_status_table(ops, found, causes))
-    ops.console.print(_verdict(ops, found), highlight=False, soft_wrap=True)
+    for line in describe(retries):
+        ops.console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+    ops.console.print(_verdict(ops, found, retries), highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
-def _status_table(ops: Ops, found: StageStatus, causes: Mapping[tuple[str, str], list[str]]) -> Table:
+def _json(
+    found: StageStatus,
+    causes: Mapping[tuple[str, str], Mapping[int, Cause]],
+    retries: RetryRound,
+    entries: list[ledger.LedgerEntry],
+) -> dict:
+    """The status object: per step, each failed rank's cause, the retry policy's decision, and the
+    attempts (submissions) of the ranks that ran more than once, with the resources each asked for."""
+    data = found.as_json()
+    decisions = {(t.dataset, t.step, t.rank): t for t in retries.tasks}
+    for (dataset, step), found_causes in causes.items():
+        step_data = data["datasets"][dataset][step]
+        step_data["causes"] = {str(rank): cause.as_json() for rank, cause in found_causes.items()}
+        step_data["retry"] = {
+            str(t.rank): {"attempts": t.attempt, "retry": t.decision.retry, "reason": t.decision.reason}
+            for t in (decisions.get((dataset, step, r)) for r in found_causes)
+            if t is not None
+        }
+    for s in found.steps:
+        runs = ledger.attempts_of(entries, s.dataset, s.step)
+        data["datasets"][s.dataset][s.step]["attempts"] = {
+            str(rank): [
+                {"job": f"{e.job_id}_{e.index_of_rank(rank)}", "resources": e.resources} for e in mine
+            ]
+            for rank, mine in sorted(runs.items())
+            if len(mine) > 1 or rank in s.failed_ranks
+        }
+    return data
+
+
+def _status_table(
+    ops: Ops, found: StageStatus, causes: Mapping[tuple[str, str], Mapping[int, Cause]]
+) -> Table:
     table = Table(title=escape(f"stage {ops.plan.stage}: {ops.layout.stage_dir}"))
     counts = ("tasks", "done", "running", "pending", "failed", "not submitted")
     for column in ("dataset", "step", *counts, "state", "jobs / reasons / errors"):
@@ -107,19 +98,25 @@ def _status_table(ops: Ops, found: StageStatus, causes: Mapping[tuple[str, str],
     return table
 
 
-def _notes(s: StepStatus, causes: Mapping[tuple[str, str], list[str]]) -> str:
-    """Job ids, pending reasons, sacct causes, failed ranks and their errors, in one cell."""
+def _notes(s: StepStatus, causes: Mapping[tuple[str, str], Mapping[int, Cause]]) -> str:
+    """Job ids, pending reasons, failed ranks and their causes (grouped), in one cell."""
     notes = [",".join(s.job_ids[-3:]) + (" …" if len(s.job_ids) > 3 else "")]
-    notes += s.reasons + causes.get((s.dataset, s.step), [])
+    notes += s.reasons
     if s.failed_ranks:
         notes.append("failed ranks " + some([str(r) for r in s.failed_ranks], 10))
-    errors = [f"rank {rank}: {line}" for rank, line in s.errors.items()]
-    if errors:
-        notes.append("; ".join(errors[:3]) + (f"; {len(errors) - 3} more errors" if len(errors) > 3 else ""))
+    grouped: dict[str, list[int]] = {}
+    for rank, cause in causes.get((s.dataset, s.step), {}).items():
+        grouped.setdefault(cause.text(), []).append(rank)
+    shown = [
+        f"{text}: rank{'s' if len(ranks) > 1 else ''} {some([str(r) for r in ranks], 5)}"
+        for text, ranks in grouped.items()
+    ]
+    if shown:
+        notes.append("; ".join(shown[:3]) + (f"; {len(shown) - 3} more causes" if len(shown) > 3 else ""))
     return "; ".join(n for n in notes if n)
 
 
-def _verdict(ops: Ops, found: StageStatus) -> str:
+def _verdict(ops: Ops, found: StageStatus, retries: RetryRound) -> str:
     """One sentence: done, or not done and what to do next."""
     head = f"stage {ops.plan.stage}:"
     if found.done:
@@ -129,11 +126,21 @@ def _verdict(ops: Ops, found: StageStatus) -> str:
     launcher = escape(launcher_at_work(ops.layout) or "")
     if failed:
         busy = f" {launcher} is at work on the stage now: run status again when it ends." if launcher else ""
-        return (
-            f"{head} [yellow]not done[/]. Failed steps: {some(failed)}. "
-            f"`python launch.py logs {options}` shows why, `python launch.py resubmit {options}` re-runs them."
-            + busy
+        retried = len(retries.retried)
+        stuck = [t for t in retries.tasks if not t.decision.retry]
+        advice = (
+            f"`python launch.py logs {options}` shows why, `python launch.py resubmit {options}` re-runs them"
         )
+        if retried:
+            advice += (
+                f" ({retried} task(s) with the retry policy's resources, as `--wait` and the wave driver do)"
+            )
+        if stuck:
+            advice += (
+                f"; {len(stuck)} task(s) are not retried by the policy (see above): read their logs "
+                "before resubmitting"
+            )
+        return f"{head} [yellow]not done[/]. Failed steps: {some(failed)}. {advice}." + busy
     active = [s for s in found.steps if s.state in ("running", "pending", "waiting")]
     if active or launcher:
         what = f"{len(active)} step(s) running or queued" if active else f"{launcher} is running it"

@@ -67,8 +67,8 @@ class AtomicJsonlWriter(JsonlWriter):
             elif self.output_folder.exists(name):
                 self.output_folder.rm(name)
         if exc_type is None:
-            self.stat_update(TEXT_BYTES, value=self._text_bytes)
-            self.stat_update(FILE_BYTES, value=sum(handle.size() for handle in written.values()))
+            self.stat_update(TEXT_BYTES, value=self._text_bytes, unit="task")
+            self.stat_update(FILE_BYTES, value=sum(handle.size() for handle in written.values()), unit="task")
 
     def _publish(self, temp: str, hexdigest: str) -> None:
         """Move the checksum, then the data file, from `_tmp/` to their final names."""

@@ -84,9 +84,11 @@ def render_sbatch(
     preamble: str,
     logging_dir: Path,
     tag: str,
+    resources: StepResources | None = None,
 ) -> str:
-    """The whole sbatch script of one array chunk. `preamble` is already rendered."""
-    resources = profile.resources(chunk.step)
+    """The whole sbatch script of one array chunk. `preamble` is already rendered; `resources`: what its
+    tasks ask for (default: the profile's for the step; a retry asks for more)."""
+    resources = resources or profile.resources(chunk.step)
     lines = ["#!/bin/bash"]
     for key, value in sbatch_directives(stage, chunk, profile, resources, logging_dir / "slurm_logs", tag):
         lines.append(f"#SBATCH --{key}={value}" if value else f"#SBATCH --{key}")

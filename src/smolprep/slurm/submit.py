@@ -13,21 +13,21 @@ scripts ourselves; datatrove's merge-stats jobs are not submitted (smolprep merg
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dill
 import huggingface_hub.constants
-from datatrove.executor.slurm import SlurmPipelineExecutor
 from dill import CONTENTS_FMODE
 
 from smolprep.config.errors import ConfigIssue
-from smolprep.config.profile import ClusterProfile, preamble_path
+from smolprep.config.profile import ClusterProfile, StepResources, preamble_path
 from smolprep.config.stage import DatasetSpec, StageConfig
 from smolprep.pipelines.build import build_step
 from smolprep.pipelines.resources import FilterResources
@@ -37,22 +37,14 @@ from smolprep.slurm.client import SlurmClient
 from smolprep.slurm.errors import SbatchBusy, SbatchError, SlurmError
 from smolprep.slurm.function_job import FunctionJob, submit_function
 from smolprep.slurm.limits import Fit
+from smolprep.slurm.node_executor import SmolprepSlurmExecutor
 from smolprep.slurm.plan import StepSubmission, plan_submissions
 from smolprep.slurm.render import ArrayChunk, render_preamble, render_sbatch
+from smolprep.slurm.retry import in_place_requeue, memory_bytes, time_seconds
 from smolprep.slurm.stage_job import write_stage_report
 from smolprep.state import ledger
 from smolprep.state.atomic import write_text_atomic
 from smolprep.state.layout import RunLayout
-
-
-class SmolprepSlurmExecutor(SlurmPipelineExecutor):
-    """datatrove's Slurm executor as it runs on the node; submission is done by smolprep."""
-
-    def launch_job(self):  # pragma: no cover - guard
-        raise RuntimeError("smolprep submits its own job arrays; use smolprep.slurm.submit")
-
-    def launch_merge_stats(self):
-        """No merge-stats job: it would wait forever behind a failed array; smolprep merges stats itself."""
 
 
 def submit_tagged(slurm: SlurmClient, script: str, dependency: list[str], tag: str) -> str:
@@ -150,6 +142,12 @@ class SlurmStage:
     layout: RunLayout
     fit: Fit | None = None  # ranks per array task and the limits they fit (None: one rank per task)
     registry: StepRegistry = REGISTRY  # the steps `plan` was made from; their builders make the executors
+    # (dataset, step) -> what its tasks ask for instead of the profile's resources (a retry's)
+    overrides: Mapping[tuple[str, str], StepResources] = field(default_factory=dict)
+    only: frozenset[str] | None = None  # submit only these datasets (a retry round); None: all
+
+    def resources(self, dataset: str, step: str) -> StepResources:
+        return self.overrides.get((dataset, step)) or self.profile.resources(step)
 
     @property
     def hf_home(self) -> str:
@@ -160,10 +158,12 @@ class SlurmStage:
             (s.dataset, s.step): self.layout.done_ranks(s.dataset, s.step, s.tasks) for s in self.plan.steps
         }
         if self.fit is None:
-            return plan_submissions(self.plan, self.profile, completed)
-        return plan_submissions(
-            self.plan, self.profile, completed, self.fit.tasks_per_job, self.fit.limits.max_array_size
-        )
+            subs = plan_submissions(self.plan, self.profile, completed)
+        else:
+            subs = plan_submissions(
+                self.plan, self.profile, completed, self.fit.tasks_per_job, self.fit.limits.max_array_size
+            )
+        return [s for s in subs if self.only is None or s.step.dataset in self.only]
 
     def script(self, chunk: ArrayChunk, tag: str) -> str:
         template_file = preamble_path(self.profile)
@@ -173,7 +173,13 @@ class SlurmStage:
             template_file.read_text(), self.profile, self.hf_home, self.stage.name, chunk.dataset, chunk.step
         ) + "".join(f"export {line}\n" for line in hub_environment(self.stage.dataset(chunk.dataset)))
         return render_sbatch(
-            self.stage.name, chunk, self.profile, preamble, self.layout.logs(chunk.dataset, chunk.step), tag
+            self.stage.name,
+            chunk,
+            self.profile,
+            preamble,
+            self.layout.logs(chunk.dataset, chunk.step),
+            tag,
+            self.resources(chunk.dataset, chunk.step),
         )
 
 
@@ -199,7 +205,8 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
     slurm_logs.mkdir(parents=True, exist_ok=True)
     for folder in (target.layout.filtered(spec.name), target.layout.data(spec.name)):
         folder.mkdir(parents=True, exist_ok=True)
-    res = target.profile.resources(sub.step.step)
+    res = target.resources(spec.name, step)
+    requeue = in_place_requeue(target.profile, step)
     executor = SmolprepSlurmExecutor(
         build_step(stage, spec, sub.step.step, target.layout, resources, target.registry),
         tasks=sub.step.tasks,
@@ -212,8 +219,13 @@ def write_executor(target: SlurmStage, sub: StepSubmission, resources: FilterRes
         max_array_size=target.fit.limits.max_array_size if target.fit else target.profile.max_array_size,
         tasks_per_job=sub.tasks_per_job,
         slurm_logs_folder=str(slurm_logs),
-        requeue_signals=("SIGUSR1",),
         mail_user=None,
+        exits_dir=str(layout.exits(spec.name, step)),
+        failures_dir=str(layout.failures(spec.name, step)),
+        mem_limit_bytes=res.cpus * memory_bytes(res.mem_per_cpu),
+        time_limit_seconds=time_seconds(res.time),
+        max_attempts=requeue["max_attempts"],
+        requeue_in_place=bool(requeue["requeue_in_place"]),
     )
     pickled = layout.executor_file(spec.name, step)
     tmp = pickled.with_name(pickled.name + ".tmp")
@@ -295,6 +307,7 @@ def submit_chunk(
         list(chunk.ranks),
         tag,
         sub.tasks_per_job,
+        dataclasses.asdict(target.resources(sub.step.dataset, sub.step.step)),
     )
     ledger.append(target.layout.ledger, entry)
     return job_id

@@ -6,8 +6,8 @@
   minhash/<dataset>/{signatures,buckets,remove,documents}/
   sentence/<dataset>/{signatures,duplicates,documents}/
   data/<dataset>/*.jsonl.gz     final output (of the dataset's last document-writing step)
-  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (local runs),
-                                slurm_logs/, executor.pik, ranks_to_run.json (Slurm)
+  logs/<dataset>/<step>/        datatrove logging dir: completions/, stats/, logs/, failures/ (tasks that
+                                raised), exits/, slurm_logs/, executor.pik, ranks_to_run.json (Slurm)
   logs/report/, logs/driver/    the stage's function jobs (Slurm); logs/local-<time>.log (local runs)
   manifest.json, report.*
 <root>/.cache/huggingface/      HF_HOME unless the cluster profile sets one
@@ -157,6 +157,10 @@ class RunLayout:
         """The ranks each array index of the step's last submission runs (datatrove's ranks_to_run.json)."""
         return self.logs(dataset, step) / "ranks_to_run.json"
 
+    def exits(self, dataset: str, step: str) -> Path:
+        """Exit records of a step's Slurm tasks: `exits/<rank:05d>.json` (`smolprep.slurm.exit_record`)."""
+        return self.logs(dataset, step) / "exits"
+
     def failures(self, dataset: str, step: str) -> Path:
         """Failure records of a step's tasks: `failures/<rank:05d>.json` (see `failure_records`)."""
         return self.logs(dataset, step) / "failures"
@@ -167,20 +171,11 @@ class RunLayout:
         A record says the task's last attempt failed; only a completion marker says it is done, so a rank
         with both a marker and a record is done. An unreadable record still counts as a failure."""
         folder = self.failures(dataset, step)
-        if not folder.is_dir():
-            return {}
         records: dict[int, dict] = {}
-        for file in folder.glob("*.json"):
-            if not file.stem.isdigit():
-                continue
-            try:
-                record = json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                record = {}
-            if not isinstance(record, dict):
-                record = {}
-            record.setdefault("error", f"unreadable failure record {file}")
-            records[int(file.stem)] = record
+        for rank, record in rank_records(folder).items():
+            record = dict(record or {})
+            record.setdefault("error", f"unreadable failure record {folder / f'{rank:05d}.json'}")
+            records[rank] = record
         return records
 
     def completed_ranks(self, dataset: str, step: str) -> set[int]:
@@ -198,3 +193,19 @@ class RunLayout:
     def step_done(self, dataset: str, step: str, tasks: int) -> bool:
         """Every one of the step's `tasks` tasks has its completion marker."""
         return len(self.done_ranks(dataset, step, tasks)) == tasks
+
+
+def rank_records(folder: Path) -> dict[int, dict | None]:
+    """rank -> the JSON object in `folder/<rank:05d>.json` (None when the file cannot be read as one)."""
+    if not folder.is_dir():
+        return {}
+    records: dict[int, dict | None] = {}
+    for file in folder.glob("*.json"):
+        if not file.stem.isdigit():
+            continue
+        try:
+            record = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = None
+        records[int(file.stem)] = record if isinstance(record, dict) else None
+    return records

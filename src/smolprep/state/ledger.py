@@ -1,4 +1,5 @@
-"""jobs.jsonl: every submission of a stage (dataset, step, job id, chunk, array, ranks, time), appended."""
+"""jobs.jsonl: every submission of a stage (dataset, step, job id, chunk, array, ranks, time, and the
+resources its tasks asked for: each attempt of a rank is one entry naming it), appended."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class LedgerEntry:
     host: str = ""
     pid: int = 0
     tasks_per_job: int = 1  # array index i runs ranks[i * tasks_per_job : (i + 1) * tasks_per_job]
+    resources: dict[str, Any] | None = None  # {"time", "cpus", "mem_per_cpu"} of this submission
 
     def ranks_of_index(self, index: int) -> list[int]:
         return self.ranks[index * self.tasks_per_job : (index + 1) * self.tasks_per_job]
@@ -62,6 +65,7 @@ def new_entry(
     ranks: list[int],
     tag: str,
     tasks_per_job: int = 1,
+    resources: dict[str, Any] | None = None,
 ) -> LedgerEntry:
     return LedgerEntry(
         dataset,
@@ -75,8 +79,19 @@ def new_entry(
         socket.gethostname(),
         os.getpid(),
         tasks_per_job,
+        resources,
     )
 
 
 def jobs_of(entries: list[LedgerEntry], dataset: str, step: str) -> list[str]:
     return [e.job_id for e in entries if e.dataset == dataset and e.step == step]
+
+
+def attempts_of(entries: list[LedgerEntry], dataset: str, step: str) -> dict[int, list[LedgerEntry]]:
+    """rank -> the submissions that ran it, oldest first (one per attempt, requeues in place aside)."""
+    found: dict[int, list[LedgerEntry]] = {}
+    for e in entries:
+        if e.dataset == dataset and e.step == step:
+            for rank in e.ranks:
+                found.setdefault(rank, []).append(e)
+    return found
