@@ -109,7 +109,11 @@ def test_a_failed_local_task_is_failed_with_its_error_and_a_marker_wins_over_a_r
     assert step["failed_ranks"] == [1]
     assert step["errors"] == {"1": "ValueError: bad record in a.jsonl line 3"}
     assert step["causes"] == {
-        "1": {"state": "FAILED", "detail": "ValueError: bad record in a.jsonl line 3", "source": "failure record"}
+        "1": {
+            "state": "FAILED",
+            "detail": "ValueError: bad record in a.jsonl line 3",
+            "source": "failure record",
+        }
     }
     code, out, _ = cli(capsys, "status", run_copy)
     assert code == 0

@@ -250,7 +250,11 @@ node_name() {
 }
 
 accounting_flag() {
-    if [[ $ACCOUNTING -eq 1 ]]; then printf -- '--accounting (memory: %s)' "$MEMORY_LIMIT"; else printf -- '--no-accounting'; fi
+    if [[ $ACCOUNTING -eq 1 ]]; then
+        printf -- '--accounting (memory: %s)' "$MEMORY_LIMIT"
+    else
+        printf -- '--no-accounting'
+    fi
 }
 
 # cgroup_v1_usable: the memory and freezer cgroup v1 hierarchies are mounted and we may create groups
@@ -456,8 +460,9 @@ EOF
     chmod 600 "$out"
 }
 
-# Server options: listen on the loopback only, and the InnoDB sizes slurmdbd asks for.
-DB_SERVER_OPTS=(--innodb-buffer-pool-size=128M --innodb-log-file-size=64M --innodb-lock-wait-timeout=900)
+# The InnoDB sizes slurmdbd checks at start (below them it logs 'Database settings not recommended
+# values'). The buffer pool is only reserved: the small database uses little of it.
+DB_SERVER_OPTS=(--innodb-buffer-pool-size=1024M --innodb-log-file-size=64M --innodb-lock-wait-timeout=900)
 
 db_sql() { mariadb --no-defaults --socket="$DB_SOCKET" -u root "$@"; }
 db_ping() { mariadb-admin --no-defaults --socket="$DB_SOCKET" -u root ping >/dev/null 2>&1; }
@@ -518,17 +523,19 @@ start_slurmdbd() {
 
 # The cluster, the account and this user's association: jobs need one (AccountingStorageEnforce).
 register_accounting() {
+    local out="$LOG_DIR/sacctmgr.out"
     if [[ -z $(sacctmgr -n -P list cluster "$CLUSTER" format=cluster 2>/dev/null) ]]; then
         log "registering cluster $CLUSTER in the accounting database"
-        sacctmgr -i add cluster "$CLUSTER" >&2 || fail "sacctmgr add cluster $CLUSTER failed"
+        sacctmgr -i add cluster "$CLUSTER" >>"$out" 2>&1 || fail "sacctmgr add cluster $CLUSTER failed"
     fi
     if [[ -z $(sacctmgr -n -P list account "$ACCOUNT" format=account 2>/dev/null) ]]; then
         sacctmgr -i add account "$ACCOUNT" cluster="$CLUSTER" description="smolprep development" \
-            organization=smolprep >&2 || fail "sacctmgr add account $ACCOUNT failed"
+            organization=smolprep >>"$out" 2>&1 || fail "sacctmgr add account $ACCOUNT failed"
     fi
-    if [[ -z $(sacctmgr -n -P show assoc where cluster="$CLUSTER" account="$ACCOUNT" user="$ME" format=user 2>/dev/null) ]]; then
-        sacctmgr -i add user "$ME" account="$ACCOUNT" defaultaccount="$ACCOUNT" cluster="$CLUSTER" >&2 ||
-            fail "sacctmgr add user $ME failed"
+    local where=(cluster="$CLUSTER" account="$ACCOUNT" user="$ME")
+    if [[ -z $(sacctmgr -n -P show assoc where "${where[@]}" format=user 2>/dev/null) ]]; then
+        sacctmgr -i add user "$ME" account="$ACCOUNT" defaultaccount="$ACCOUNT" cluster="$CLUSTER" \
+            >>"$out" 2>&1 || fail "sacctmgr add user $ME failed"
     fi
 }
 
@@ -666,7 +673,8 @@ start_slurm
 wait_node
 log "running: $(sinfo -h -o '%P %a %D %T %C' | head -1) (partition avail nodes state cpus A/I/O/T)"
 if [[ $ACCOUNTING -eq 1 ]]; then
-    log "accounting: slurmdbd on 127.0.0.1:$DBD_PORT, MariaDB on 127.0.0.1:$DB_PORT, memory limit: $MEMORY_LIMIT"
+    log "accounting: slurmdbd on 127.0.0.1:$DBD_PORT, MariaDB on 127.0.0.1:$DB_PORT," \
+        "memory limit: $MEMORY_LIMIT"
 fi
 log "state, logs and pid files in $STATE_DIR"
 echo "export SLURM_CONF=$CONF"

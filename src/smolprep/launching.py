@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from smolprep.config.errors import ConfigError, ConfigIssue
-from smolprep.config.profile import ClusterProfile, load_profile
+from smolprep.config.profile import ClusterProfile, StepResources, load_profile, time_minutes
 from smolprep.config.stage import StageConfig, load_stage_config, task_count_issues
 from smolprep.errors import EXIT_FAILED, EXIT_OK, UsageError
 from smolprep.filters.lid_model import LidModelNotFoundError
@@ -38,8 +38,10 @@ from smolprep.render import (
 from smolprep.slurm.client import RealSlurm, SlurmClient, clean_environment, submit_user
 from smolprep.slurm.errors import SlurmNotFound, SlurmQueryError
 from smolprep.slurm.function_job import FunctionJob, submit_function
-from smolprep.slurm.limits import Fit, cluster_limits, fit_plan
-from smolprep.slurm.monitor import wait_for_stage
+from smolprep.slurm.limits import ClusterLimits, Fit, cluster_limits, fit_plan
+from smolprep.slurm.monitor import DRIVER_STEP, wait_for_stage
+from smolprep.slurm.observe import retry_round
+from smolprep.slurm.retry_round import describe
 from smolprep.slurm.submit import (
     SlurmStage,
     SubmitOutcome,
@@ -56,7 +58,13 @@ from smolprep.state.run import PinComparison, compare_with_pin, pin_run
 from smolprep.summary import stage_summary
 
 PSEUDO_FILE_SYSTEMS = (Path("/proc"), Path("/sys"))
-DRIVER_JOB = FunctionJob("driver", minutes=7 * 24 * 60, mem="2G")
+DRIVER_MEM = "2G"
+
+
+def driver_job(profile: ClusterProfile) -> FunctionJob:
+    """The wave driver job: it submits the stage wave by wave, then sees it through its retries, so it lives
+    as long as the stage; its time limit is the profile's `driver_time`."""
+    return FunctionJob(DRIVER_STEP, minutes=time_minutes(profile.driver_time), mem=DRIVER_MEM)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class LaunchRequest:
     rerun_hint: str = ""  # the options that name this run, for the commands suggested afterwards
     as_driver: bool = False  # the wave driver job, on the cluster
     registry: StepRegistry = REGISTRY  # the steps `plan` was made from
+    # (dataset, step) -> resources instead of the profile's: what `resubmit` asks for after the retry policy
+    retry_overrides: Mapping[tuple[str, str], StepResources] = field(default_factory=dict)
 
 
 def filter_resources(stage: StageConfig, profile: ClusterProfile) -> FilterResources:
@@ -203,7 +213,9 @@ def _drive(request: LaunchRequest, console: Console, slurm: SlurmClient) -> int:
         raise UsageError(f"the wave driver is for Slurm profiles; {request.profile.name} is local")
     outcome = _submit_waves(target, request.resources, console, slurm)
     render_submission(console, target, outcome)
-    return EXIT_FAILED if outcome.errors else EXIT_OK
+    if outcome.errors:
+        return EXIT_FAILED
+    return EXIT_OK if see_through(request, target, console, slurm) else EXIT_FAILED
 
 
 def slurm_target(request: LaunchRequest, slurm: SlurmClient) -> SlurmStage | None:
@@ -215,7 +227,12 @@ def slurm_target(request: LaunchRequest, slurm: SlurmClient) -> SlurmStage | Non
     if issues:
         raise ConfigError(issues)
     target = SlurmStage(
-        request.stage, request.plan, request.profile, request.layout, registry=request.registry
+        request.stage,
+        request.plan,
+        request.profile,
+        request.layout,
+        registry=request.registry,
+        overrides=request.retry_overrides,
     )
     return dataclasses.replace(target, fit=fit_to_cluster(target, slurm))
 
@@ -266,17 +283,24 @@ def refuse_reset_under_jobs(layout: RunLayout, comparison: PinComparison, slurm:
         )
 
 
-def fit_to_cluster(target: SlurmStage, slurm: SlurmClient) -> Fit:
-    """How the stage fits the cluster's job limits: MaxJobCount and MaxArraySize read with scontrol, and the
-    user's association and QOS submit limits read with sacctmgr, where Slurm answers."""
+def read_limits(profile: ClusterProfile, slurm: SlurmClient) -> ClusterLimits:
+    """The cluster's job limits: MaxJobCount and MaxArraySize read with scontrol, and the user's association
+    and QOS submit limits read with sacctmgr, where Slurm answers; the profile's otherwise."""
     try:
         scontrol: dict[str, str] | None = slurm.config()
     except (SlurmQueryError, SlurmNotFound):
         scontrol = None
-    user, profile = submit_user(), target.profile
-    submit_limits = slurm.submit_limits(user, profile.account, profile.qos) if user else None
-    limits = cluster_limits(profile, scontrol, submit_limits)
-    return fit_plan(target.plan, limits, profile.max_tasks_per_job)
+    user = submit_user()
+    try:
+        submit_limits = slurm.submit_limits(user, profile.account, profile.qos) if user and scontrol else None
+    except (SlurmQueryError, SlurmNotFound):
+        submit_limits = None
+    return cluster_limits(profile, scontrol, submit_limits)
+
+
+def fit_to_cluster(target: SlurmStage, slurm: SlurmClient) -> Fit:
+    """How the stage fits the cluster's job limits (`read_limits`)."""
+    return fit_plan(target.plan, read_limits(target.profile, slurm), target.profile.max_tasks_per_job)
 
 
 def _after_submission(
@@ -290,7 +314,7 @@ def _after_submission(
     if not request.wait:
         console.print(f"Watch it with: squeue --me   |   python launch.py status {request.rerun_hint}")
         return EXIT_OK
-    complete = wait_for_stage(target.layout, target.plan, console, slurm)
+    complete = see_through(request, target, console, slurm)
     render_summary(console, stage_summary(target.layout, target.plan))
     if not complete:
         hint = request.rerun_hint
@@ -301,6 +325,28 @@ def _after_submission(
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def see_through(request: LaunchRequest, target: SlurmStage, console: Console, slurm: SlurmClient) -> bool:
+    """Wait until no job of the stage is queued; while its failed tasks have a retry rule and attempts left
+    (`smolprep.slurm.retry_round`), submit them again with the rule's resources and wait again. True when
+    every task completed. Datasets with a task the policy does not retry are left as they are."""
+    logs = f"python launch.py logs {request.rerun_hint}".rstrip()
+    while not wait_for_stage(target.layout, target.plan, console, slurm):
+        retries = retry_round(target.layout, target.plan, target.profile, slurm, logs)
+        for line in describe(retries):
+            console.print(f"retry policy: {escape(line)}", highlight=False, soft_wrap=True)
+        if not retries.datasets:
+            return False
+        again = dataclasses.replace(target, overrides=retries.overrides(), only=retries.datasets)
+        if again.fit is not None and not again.fit.fits:
+            outcome = _submit_waves(again, request.resources, console, slurm)
+        else:
+            outcome = submit_stage(again, request.resources, slurm)
+        render_submission(console, again, outcome)
+        if outcome.errors or not outcome.submitted_jobs:
+            return False
+    return True
 
 
 def _run_local(request: LaunchRequest, console: Console) -> int:
@@ -348,7 +394,7 @@ def submit_driver_job(target: SlurmStage, overrides: dict, force: bool, slurm: S
         slurm,
         target.profile,
         target.layout,
-        DRIVER_JOB,
+        driver_job(target.profile),
         drive_stage,
         str(Path(target.stage.source_file).resolve()),
         str(target.layout.root),

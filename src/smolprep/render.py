@@ -79,6 +79,8 @@ def render_submission(console: Console, target: SlurmStage, outcome: SubmitOutco
         state = {"queued-already": "already queued: not submitted again"}.get(step.state, step.state)
         if step.state == "error":
             state = f"[red]error[/]: {step.message}"
+        elif step.state == "held":
+            state = f"[yellow]held[/]: {step.message}"
         table.add_row(step.dataset, step.step, str(step.ranks), ",".join(step.job_ids) or "-", state)
     if outcome.report_job:
         table.add_row("(stage)", "report", "1", outcome.report_job, "submitted (submitit, afterany)")

@@ -92,3 +92,34 @@ def held_out(sample_run, tmp_path_factory) -> HeldOut:
     write_jsonl(base / "data" / "code" / "part-0.jsonl", inputs["code"])
     config, run = run_held_out_stage(base, "held-out.yaml")
     return HeldOut(run, config, {name: len(records) for name, records in inputs.items()})
+
+
+CHROMIUM_TIMEOUT = 120
+WINDOW = (1200, 2000)
+
+
+def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Headless chromium with `args` (a fresh profile in `profile`, a fixed window); fails with its stderr."""
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        *args,
+    ]
+    proc = subprocess.run(
+        command,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CHROMIUM_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, f"$ {' '.join(command)}\nexit {proc.returncode}\n{proc.stderr[-3000:]}"
+    return proc

@@ -4,8 +4,6 @@ the page is not blank."""
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,31 +11,8 @@ import pytest
 from smolprep.plan import plan_stage
 from smolprep.report import write_report
 from smolprep.report.svg import PALETTE
+from tests.report.conftest import WINDOW, run_chromium
 from tests.report.pngread import read_png
-
-WINDOW = (1200, 2000)
-TIMEOUT = 120
-
-
-def _chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        *args,
-    ]
-    proc = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    assert proc.returncode == 0, f"$ {' '.join(command)}\nexit {proc.returncode}\n{proc.stderr[-3000:]}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +24,7 @@ def rendered(held_out, tmp_path_factory):
 
 def test_the_browser_sees_every_plot(chromium, rendered) -> None:
     html, work = rendered
-    dom = _chromium(chromium, work / "profile-dom", "--dump-dom", html.as_uri()).stdout
+    dom = run_chromium(chromium, work / "profile-dom", "--dump-dom", html.as_uri()).stdout
     charts = re.findall(r'<svg class="chart" data-chart="([^"]+)"', dom)
     assert charts == ["mixture", "tokens", "epochs", "funnel-en", "funnel-vi", "funnel-code", "cpu"]
     assert dom.count("<rect") > 30 and "Stage held-out" in dom
@@ -58,7 +33,7 @@ def test_the_browser_sees_every_plot(chromium, rendered) -> None:
 def test_the_screenshot_shows_the_plots(chromium, rendered) -> None:
     html, work = rendered
     png = work / "report.png"
-    _chromium(chromium, work / "profile-shot", f"--screenshot={png}", html.as_uri())
+    run_chromium(chromium, work / "profile-shot", f"--screenshot={png}", html.as_uri())
     pixels = read_png(png)[..., :3].astype(np.uint32)
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]

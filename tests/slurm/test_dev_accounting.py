@@ -87,9 +87,12 @@ def test_sacct_keeps_completed_out_of_memory_and_timeout(dev_slurm: DevSlurm, tm
 
 
 def assoc_max_submit(user: str) -> set[str]:
-    """The MaxSubmitJobs the controller enforces on the user's associations (``2``, or ``N`` for none)."""
+    """The MaxSubmitJobs slurmctld enforces on the user's associations: ``2`` (printed ``2(<queued>)``),
+    or ``""`` for no limit."""
     text = run("scontrol", "show", "assoc_mgr", "flags=assoc", f"users={user}").stdout
-    return set(re.findall(r"MaxSubmitJobs=([^( ]+)\(", text))
+    blocks = [b for b in text.split("ClusterName=") if f" UserName={user}(" in b]
+    assert blocks, f"no association of {user} in slurmctld:\n{text}"
+    return {re.sub(r"\(.*", "", m) for b in blocks for m in re.findall(r"MaxSubmitJobs=(\S*)", b)}
 
 
 def wait_limit(user: str, value: str) -> None:
@@ -120,7 +123,7 @@ def test_max_submit_jobs_refuses_the_third_sbatch(dev_slurm: DevSlurm, tmp_path:
         if held:
             run("scancel", *held, check=False)
         run("sacctmgr", "-i", "modify", "user", me, "set", "MaxSubmitJobs=-1", check=False)
-    wait_limit(me, "N")
+    wait_limit(me, "")
     again = [sbatch(tmp_path, "--hold", "--wrap", "true") for _ in range(3)]
     run("scancel", *again)
 

@@ -73,7 +73,7 @@ def test_a_failed_step_stops_its_dataset_and_the_others_go_on(files):
     assert fake.peak_queued <= LIMIT
     assert sorted((s.dataset, s.step, s.state, s.message) for s in outcome.steps) == [
         ("code", "filter", "submitted", ""),
-        ("code", "minhash-signatures", "error", "filter did not complete"),
+        ("code", "minhash-signatures", "held", "filter did not complete"),
         ("notes", "filter", "submitted", ""),
     ]
     assert target.layout.completed_ranks("code", "filter") == {1, 2}

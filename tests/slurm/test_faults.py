@@ -271,26 +271,49 @@ def slow_stage(tmp_path_factory):
     return config, _texts(clean.layout.data("en"))
 
 
-def test_time_limit_warning_requeues_the_task_which_then_completes(dev_slurm, slow_stage, tmp_path):
-    """Every task runs with `--signal=USR1@<requeue_grace>`: near its time limit Slurm sends SIGUSR1 and
-    the task requeues itself. Slurm delivers that signal on its own schedule (up to a minute off), so the
+def _requeue_profile(tmp_path: Path) -> Path:
+    """The dev cluster's profile with a TIMEOUT rule that keeps the resources (`{}`): a task then requeues
+    itself in place at its time limit, at most `max_attempts` times in all."""
+    profile = tmp_path / "requeue-in-place.yaml"
+    text = (ROOT / "cluster" / "dev-slurm.yaml").read_text().split("retry:")[0]
+    profile.write_text(text + "retry: {default: {max_attempts: 2, TIMEOUT: {}}}\n")
+    return profile
+
+
+def _exit_record(run: Run) -> dict:
+    path = run.stage_dir / "logs" / "en" / "filter" / "exits" / "00000.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def test_time_limit_warning_requeues_the_task_in_place_up_to_its_attempts(dev_slurm, slow_stage, tmp_path):
+    """Every task runs with `--signal=USR1@<requeue_grace>`: near its time limit Slurm sends SIGUSR1. With
+    `TIMEOUT: {}` and `max_attempts: 2` the task requeues itself the first time and not the second (it then
+    runs on, and here completes). Slurm delivers that signal on its own schedule (up to a minute off), so the
     test sends the same signal the same way (`scancel --signal=USR1` to the job step) once the task runs."""
     config, clean = slow_stage
-    run = Run(config, tmp_path / "out")
+    run = Run(config, tmp_path / "out", str(_requeue_profile(tmp_path)))
     assert run.launch().returncode == 0
-    task_log = run.stage_dir / "logs" / "en" / "filter" / "logs" / "task_00000.log"
-    _wait_for(task_log.exists, 120, "the filter task to start its pipeline")
+    _wait_for(lambda: _exit_record(run).get("state") == "running", 120, "the filter task to start")
     (job,) = sorted({e.job_id for e in run.entries() if e.step == "filter"})
     subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)
-    logs = run.stage_dir / "logs" / "en" / "filter" / "slurm_logs"
     _wait_for(
-        lambda: _release_requeued(run) == 0 and any("restart 1" in p.read_text() for p in logs.glob("*.out")),
+        lambda: _release_requeued(run) == 0 and _exit_record(run).get("attempt") == 2,
         180,
-        "the requeued task",
+        "the requeued task's second attempt",
     )
+    _wait_for(lambda: _exit_record(run).get("state") == "running", 120, "the second attempt to run")
+    subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)  # its last attempt: not requeued
     result = run.launch("--wait")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Received signal 10 (SIGUSR1). Requeueing" in "".join(p.read_text() for p in logs.glob("*.out"))
+    logs = "".join(
+        p.read_text() for p in (run.stage_dir / "logs" / "en" / "filter" / "slurm_logs").glob("*.out")
+    )
+    assert "time limit near (attempt 1 of 2): requeueing the task and exiting" in logs
+    assert "time limit near (attempt 2 of at most 2): not requeued in place" in logs
+    assert (_exit_record(run)["state"], _exit_record(run)["attempt"]) == ("completed", 2)
     assert run.final_texts() == clean
     assert len([e for e in run.entries() if e.step == "filter"]) == 1  # requeued by Slurm, not resubmitted
 

@@ -23,7 +23,14 @@ from smolprep.commands.common import (
 from smolprep.config.errors import ConfigError
 from smolprep.config.stage import is_hub_tokenizer
 from smolprep.errors import EXIT_OK, EXIT_USAGE, UsageError
-from smolprep.launching import LaunchRequest, filter_resources, launch_stage, preflight
+from smolprep.launching import (
+    DRIVER_MEM,
+    LaunchRequest,
+    filter_resources,
+    launch_stage,
+    preflight,
+    read_limits,
+)
 from smolprep.pipelines.input_check import text_field_issues
 from smolprep.pipelines.probe import check_stage
 from smolprep.plan import plan_stage
@@ -60,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--test-only",
         action="store_true",
-        help="with --dry-run: also pass each sbatch script through `sbatch --test-only` (needs Slurm)",
+        help="with --dry-run: also pass each sbatch script through `sbatch --test-only` and read the cluster's "
+        "job limits (MaxJobCount, MaxArraySize, submit limits from sacctmgr) to say which binds (needs Slurm)",
     )
     parser.add_argument(
         "--wait",
@@ -128,10 +136,18 @@ def dry_run(request: LaunchRequest, test_only: bool, console: Console, slurm: Sl
     render_force_config(console, layout, comparison, done=False)
     if profile.executor != "slurm":
         return EXIT_OK
-    fit = fit_plan(plan, cluster_limits(profile, None), profile.max_tasks_per_job)
+    # only --test-only talks to Slurm: a dry run stays offline (and quick) otherwise
+    limits = read_limits(profile, slurm) if test_only else cluster_limits(profile, None)
+    fit = fit_plan(plan, limits, profile.max_tasks_per_job)
     code = render_scripts(console, SlurmStage(stage, plan, profile, layout, fit), test_only, slurm)
-    style = "green" if fit.fits else "bold red"
+    style = "green" if fit.fits else "yellow"
     console.print(f"[{style}]cluster limits:[/] {fit.explain()}", highlight=False, soft_wrap=True)
+    driver = "submits the waves and sees the stage through" if not fit.fits else "not needed: one wave"
+    console.print(
+        f"wave driver job: --time={profile.driver_time} (profile `driver_time`), {DRIVER_MEM}; {driver}",
+        highlight=False,
+        soft_wrap=True,
+    )
     return code
 
 

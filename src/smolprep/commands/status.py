@@ -16,6 +16,13 @@ from rich.table import Table
 from smolprep.commands.base import Command
 from smolprep.commands.common import Ops, launcher_at_work, on_a_run, run_args, run_options, some
 from smolprep.errors import EXIT_OK
+from smolprep.slurm.efficiency import (
+    array_task_ids,
+    stage_efficiency_from_exits,
+    stage_efficiency_from_sacct,
+    suggested_profile_yaml,
+)
+from smolprep.slurm.efficiency_render import efficiency_table
 from smolprep.slurm.exit_record import Cause, read_exit_records
 from smolprep.slurm.observe import failure_causes, gather_status
 from smolprep.slurm.retry_round import RetryRound, describe, plan_round
@@ -35,9 +42,17 @@ STATE_STYLE = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (see docs/operations.md)")
+    parser.add_argument(
+        "--efficiency",
+        action="store_true",
+        help="per step: CPU efficiency, max RSS / memory asked and elapsed / time limit (median and max, from "
+        "sacct, else the tasks' exit records), with suggested profile values",
+    )
 
 
 def status(ops: Ops) -> int:
+    if ops.args.efficiency:
+        return efficiency(ops)
     found = gather_status(ops.layout, ops.plan, ops.slurm)
     causes = failure_causes(ops.layout, found, ops.slurm)
     entries = ledger.read(ops.layout.ledger)
@@ -51,6 +66,33 @@ def status(ops: Ops) -> int:
     for line in describe(retries):
         ops.console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     ops.console.print(_verdict(ops, found, retries), highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def efficiency(ops: Ops) -> int:
+    """`status --efficiency`: resource use per step, from sacct where the cluster has accounting, else
+    from the exit records the tasks wrote; `--json` prints the same as a list."""
+    entries = ledger.read(ops.layout.ledger)
+    ids = [i for found in array_task_ids(entries).values() for i in found]
+    records = ops.slurm.job_records(ids) if ids else None
+    if records is not None:
+        effs = stage_efficiency_from_sacct(ops.layout, ops.plan, records, ops.profile.resources)
+    else:
+        effs = stage_efficiency_from_exits(ops.layout, ops.plan, ops.profile.resources)
+    if ops.args.json:
+        print(json.dumps([e.as_json() for e in effs], indent=2))
+        return EXIT_OK
+    if not effs:
+        ops.console.print(
+            f"stage {ops.plan.stage}: nothing measured yet (no task has ended on Slurm: a local run, or "
+            "nothing ran)."
+        )
+        return EXIT_OK
+    ops.console.print(efficiency_table(effs))
+    snippet = suggested_profile_yaml(effs)
+    if snippet:
+        ops.console.print("Suggested profile values (25% memory and 50% time headroom over the largest use):")
+        ops.console.print(snippet, markup=False, highlight=False)
     return EXIT_OK
 
 

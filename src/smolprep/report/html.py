@@ -1,12 +1,21 @@
 """report.html: one self-contained page (inline CSS and SVG, no script, no external resource) rendered from
 the manifest: warnings, the mixture (target weight vs available tokens, epochs), per dataset a funnel of
-documents through every filter and the dedup with the reasons, and CPU time per step."""
+documents through every filter and the dedup with the reasons, CPU time per step, and the resources the
+Slurm tasks used against what they asked for, with suggested profile values."""
 
 from __future__ import annotations
 
 from html import escape
 
 from smolprep.report.svg import PALETTE, Bar, bar_chart, funnel_chart, grouped_chart
+from smolprep.slurm.efficiency import (
+    HEADER,
+    MEMORY_HEADROOM,
+    TIME_HEADROOM,
+    StepEfficiency,
+    render_rows,
+    suggested_profile_yaml,
+)
 
 STYLE = """
 body{font-family:sans-serif;margin:24px;max-width:1000px;color:#222}
@@ -198,6 +207,33 @@ def _cpu(manifest: dict) -> str:
     return bar_chart("cpu", "CPU time per step (seconds in pipeline blocks, summed over tasks)", bars)
 
 
+NOTHING_MEASURED = (
+    "Nothing measured: no task of this stage wrote an exit record (a local run; on Slurm, no task has "
+    "ended yet)."
+)
+
+
+def _resources(manifest: dict) -> str:
+    """Per step, how much of the CPUs, memory and time its Slurm tasks asked for they used, and the profile
+    values that would fit them (`smolprep.slurm.efficiency`)."""
+    effs = [StepEfficiency.from_json(e) for e in manifest.get("efficiency", [])]
+    if not effs:
+        return f"<p>{NOTHING_MEASURED}</p>"
+    rows = [[escape(cell) for cell in row] for row in render_rows(effs)]
+    memory, time = round(100 * (MEMORY_HEADROOM - 1)), round(100 * (TIME_HEADROOM - 1))
+    suggested = suggested_profile_yaml(effs)
+    profile = (
+        "<p>Suggested values for the cluster profile (<code>steps:</code>; a step shared by several "
+        f"datasets gets the largest):</p><pre>{escape(suggested)}</pre>"
+        if suggested
+        else ""
+    )
+    return (
+        f"<p>Measured from the tasks' exit records; suggestions add {memory}% memory and {time}% time "
+        "headroom.</p>" + _table(list(HEADER), rows, {1, 2, 3, 4}) + profile
+    )
+
+
 def render_html(manifest: dict) -> str:
     tokens = manifest["tokens"]
     token_class = "estimate" if tokens["method"] in ("estimate", "mixed") else ""
@@ -227,6 +263,7 @@ def render_html(manifest: dict) -> str:
         f"<h2>Datasets</h2><p>{toc}</p>"
         + "".join(_dataset(n, d) for n, d in manifest["datasets"].items())
         + f"<h2>CPU time</h2>{_cpu(manifest)}"
+        + f"<h2>Resources</h2>{_resources(manifest)}"
         '<p class="meta">Every number comes from manifest.json next to this file (datatrove\'s per-task stats '
         "merged, the writers' own counts of what they wrote included).</p></body></html>\n"
     )

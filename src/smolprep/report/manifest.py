@@ -5,6 +5,9 @@
 their documents, text bytes and sizes come from the writer's stats, see `smolprep.report.output`);
 `mixture` and `dataset_warnings` are pure. See docs/report.md for the schema.
 
+`efficiency` lists, per step, how much of the CPU, memory and time its Slurm tasks asked for they used, from
+the exit records the tasks wrote (`smolprep.slurm.efficiency`): no Slurm command is run.
+
 A dataset is complete when every task of every step has its completion marker and every final file its
 writer wrote is on disk. Input files a reader skipped are named (`skipped_files`) with a warning.
 """
@@ -23,6 +26,7 @@ from smolprep.plan import StagePlan
 from smolprep.report.accounting import StepAccount, account_step
 from smolprep.report.output import output_from_stats, written_files
 from smolprep.report.tokens import MAX_TOKENIZED_BYTES, ByteEstimate, OutputScan, TokenCounter, scan_output
+from smolprep.slurm.efficiency import stage_efficiency_from_exits
 from smolprep.sources.record import source_state
 from smolprep.state.layout import RunLayout
 from smolprep.state.run import read_pinned
@@ -244,6 +248,7 @@ def build_manifest(
         "cpu_seconds": round(sum(a.cpu_seconds for a in accounts), 3),
         "warnings": warnings,
         "datasets": datasets,
+        "efficiency": [e.as_json() for e in stage_efficiency_from_exits(layout, plan)],
     }
     return manifest, accounts
 

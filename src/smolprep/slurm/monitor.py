@@ -14,6 +14,8 @@ from smolprep.slurm.errors import SlurmQueryError
 from smolprep.state import ledger
 from smolprep.state.layout import RunLayout
 
+DRIVER_STEP = "driver"  # the ledger's step of the wave driver job (`FunctionJob.role`)
+
 
 @dataclass(frozen=True)
 class Progression:
@@ -32,7 +34,8 @@ def stage_complete(layout: RunLayout, plan: StagePlan) -> bool:
 
 
 def snapshot(layout: RunLayout, plan: StagePlan, slurm: SlurmClient) -> Progression:
-    job_ids = {e.job_id for e in ledger.read(layout.ledger)}
+    # the wave driver job is not waited for: it is the one waiting (its report job is)
+    job_ids = {e.job_id for e in ledger.read(layout.ledger) if e.step != DRIVER_STEP}
     entries = slurm.queue(job_ids)
     running = sum(1 for e in entries if e.state == "RUNNING")
     return Progression(completed_tasks(layout, plan), plan.total_tasks, len(entries), running)

@@ -54,11 +54,12 @@ class RetryRound:
         """Datasets to submit again."""
         return frozenset(t.dataset for t in self.retried)
 
-    def overrides(self) -> dict[tuple[str, str], StepResources]:
+    def overrides(self, everything: bool = False) -> dict[tuple[str, str], StepResources]:
         """(dataset, step) -> what its tasks ask for now: the largest of each resource over its retried
-        tasks' decisions."""
+        tasks' decisions (`everything`: over every failed task's, a task not retried keeping what its last
+        attempt had: what `resubmit`, run by a person, asks for)."""
         found: dict[tuple[str, str], StepResources] = {}
-        for t in self.retried:
+        for t in self.tasks if everything else self.retried:
             key, new = (t.dataset, t.step), t.decision.resources
             found[key] = new if key not in found else largest(found[key], new)
         return found

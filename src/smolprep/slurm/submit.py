@@ -111,7 +111,7 @@ class SubmittedStep:
     dataset: str
     step: str
     job_ids: list[str]
-    state: str  # submitted, queued-already, complete, error
+    state: str  # submitted, queued-already, complete, error, held (waves: the step before failed)
     ranks: int = 0
     message: str = ""
 

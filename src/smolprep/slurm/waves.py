@@ -147,9 +147,9 @@ def _advance(
                 and sub.step.after
                 and not _chunks_complete(target, sub.step.dataset, sub.step.after, gone)
             ):
-                ds.blocked = f"{sub.step.after} did not complete"
+                ds.blocked = f"{sub.step.after} did not complete"  # the retry policy may run it again
                 outcome.steps.append(
-                    SubmittedStep(sub.step.dataset, sub.step.step, [], "error", 0, ds.blocked)
+                    SubmittedStep(sub.step.dataset, sub.step.step, [], "held", 0, ds.blocked)
                 )
                 return capacity
         chunk = sub.chunks[ds.next_chunk]
