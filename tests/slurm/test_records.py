@@ -341,3 +341,19 @@ def test_only_the_jobs_asked_about_are_kept_a_pending_range_answers_for_one_task
     assert list(select_records(records, ["4243_5"])) == ["4243_5"]
     assert len(select_records(records, ["4243"])) == 7 and select_records(records, ["4243_9"]) == {}
     assert sorted(select_records(records, ["4250", "4242_4"])) == ["4242_4", "4250"]
+
+
+def test_a_step_killed_for_memory_makes_its_failed_job_out_of_memory():
+    """What the dev cluster's sacct printed for a task whose `srun` step the cgroup killed: the batch script
+    then exits non-zero, so the job is FAILED while its step 0 is OUT_OF_MEMORY."""
+    text = (
+        "494_0|FAILED|1:0||00:00:02|00:10:00|80M|00:00.640|1|vm\n"
+        "494_0.batch|FAILED|1:0|3000K|00:00:02|||00:00.010|1|vm\n"
+        "494_0.0|OUT_OF_MEMORY|0:125|81000K|00:00:01|||00:00.630|1|vm\n"
+        "495_0|FAILED|1:0||00:00:02|00:10:00|80M|00:00.640|1|vm\n"
+        "495_0.batch|FAILED|1:0|3000K|00:00:02|||00:00.010|1|vm\n"
+        "495_0.0|FAILED|1:0|50000K|00:00:01|||00:00.630|1|vm\n"
+    )
+    records = parse_sacct_records(text)
+    assert (records["494_0"].state, records["494_0"].max_rss_bytes) == ("OUT_OF_MEMORY", 81000 * K)
+    assert records["495_0"].state == "FAILED"  # a Python error stays one

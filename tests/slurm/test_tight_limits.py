@@ -1,9 +1,11 @@
-"""Issue 7's scenario on the real Slurm with tight limits (MaxJobCount 40, MaxArraySize 5): the sample
-stage, which needs several times that many array tasks, completes in waves, with no failed sbatch, the
-same documents as a local run, and never more array tasks queued than the limit allows."""
+"""The real Slurm with tight limits (MaxJobCount 40, MaxArraySize 5, and the user's association limited to
+14 submitted jobs with sacctmgr): the sample stage, which needs several times that many array tasks,
+completes in waves, with no failed sbatch, the same documents as a local run, and never more array tasks
+queued than the binding limit (the user's) allows."""
 
 from __future__ import annotations
 
+import getpass
 import subprocess
 import sys
 import time
@@ -20,13 +22,24 @@ from tests.slurm.conftest import describe, run_start_sh
 pytestmark = pytest.mark.slurm
 
 
+USER_LIMIT = 14  # MaxSubmitJobs of the user's association: below half of MaxJobCount 40, so it binds
+
+
+def _sacctmgr(*args: str) -> None:
+    done = subprocess.run(["sacctmgr", "-i", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture
 def tight_cluster(dev_slurm):
     started = run_start_sh("--max-job-count", "40", "--max-array-size", "5")
     assert started.returncode == 0, describe(started)
+    user = getpass.getuser()
     try:
+        _sacctmgr("modify", "user", user, "set", f"MaxSubmitJobs={USER_LIMIT}")
         yield RealSlurm().config()
     finally:
+        _sacctmgr("modify", "user", user, "set", "MaxSubmitJobs=-1")
         restored = run_start_sh()
         assert restored.returncode == 0, describe(restored)
 
@@ -64,7 +77,8 @@ def test_sample_stage_completes_in_waves_under_tight_limits(tight_cluster, sampl
     output = proc.stdout.read() if proc.stdout else ""
     assert proc.returncode == 0, output
     assert "submitted in waves" in output and "error" not in output.lower()
-    assert samples > 20 and 0 < peak <= 20  # half of MaxJobCount, the default max_queued_tasks
+    assert f"bound by MaxSubmitJobs {USER_LIMIT}" in output and "MaxJobCount 40" in output
+    assert samples > 20 and 0 < peak <= USER_LIMIT  # the user's own limit, used whole
     entries = ledger.read(out / "sample" / "jobs.jsonl")
     assert all(int(e.array.split("-")[1]) < 5 for e in entries if e.array != "-")  # MaxArraySize 5
     assert sum(int(e.array.split("-")[1]) + 1 for e in entries if e.array != "-") == 99  # every task once

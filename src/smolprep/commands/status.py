@@ -21,6 +21,7 @@ from smolprep.slurm.efficiency import (
     stage_efficiency_from_exits,
     stage_efficiency_from_sacct,
     suggested_profile_yaml,
+    with_exit_memory,
 )
 from smolprep.slurm.efficiency_render import efficiency_table
 from smolprep.slurm.exit_record import Cause, read_exit_records
@@ -75,10 +76,10 @@ def efficiency(ops: Ops) -> int:
     entries = ledger.read(ops.layout.ledger)
     ids = [i for found in array_task_ids(entries).values() for i in found]
     records = ops.slurm.job_records(ids) if ids else None
+    effs = stage_efficiency_from_exits(ops.layout, ops.plan, ops.profile.resources)
     if records is not None:
-        effs = stage_efficiency_from_sacct(ops.layout, ops.plan, records, ops.profile.resources)
-    else:
-        effs = stage_efficiency_from_exits(ops.layout, ops.plan, ops.profile.resources)
+        sacct = stage_efficiency_from_sacct(ops.layout, ops.plan, records, ops.profile.resources)
+        effs = with_exit_memory(sacct, effs)
     if ops.args.json:
         print(json.dumps([e.as_json() for e in effs], indent=2))
         return EXIT_OK

@@ -104,7 +104,10 @@ def submit_user() -> str | None:
 class RealSlurm:
     """The Slurm commands on this machine's PATH."""
 
-    def __init__(self, query_timeout: float = 60, sbatch_timeout: float = 120) -> None:
+    # sbatch itself retries a controller at MaxJobCount for 1 + 2 + ... + 15 = 120 s ("Slurm temporarily
+    # unable to accept job, sleeping and retrying") before it gives up with "Resource temporarily
+    # unavailable": wait longer than that, so that the answer is a refusal (busy), not a timeout
+    def __init__(self, query_timeout: float = 60, sbatch_timeout: float = 180) -> None:
         self.query_timeout = query_timeout
         self.sbatch_timeout = sbatch_timeout
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from smolprep.config.profile import StepResources, format_memory, format_time, memory_bytes, time_seconds
@@ -429,3 +429,25 @@ def suggested_profile_yaml(effs: Iterable[StepEfficiency]) -> str:
         for step, r in steps.items()
     ]
     return "\n".join(["steps:", *lines]) + "\n"
+
+
+def with_exit_memory(
+    from_sacct: list[StepEfficiency], from_exits: list[StepEfficiency]
+) -> list[StepEfficiency]:
+    """sacct's figures, with the memory figures of the tasks' exit records where sacct has none: sacct
+    samples MaxRSS every JobAcctGatherFrequency (30 s by default), so a task shorter than that shows 0;
+    the exit record has the task process's own peak."""
+    exits = {(e.dataset, e.step): e for e in from_exits}
+    merged = []
+    for e in from_sacct:
+        own = exits.get((e.dataset, e.step))
+        if e.memory_share_max is None and e.max_rss_bytes in (None, 0) and own is not None:
+            e = replace(
+                e,
+                source=f"{e.source} (memory: exit records)",
+                memory_share_median=own.memory_share_median,
+                memory_share_max=own.memory_share_max,
+                max_rss_bytes=own.max_rss_bytes,
+            )
+        merged.append(e)
+    return merged

@@ -320,10 +320,21 @@ def parse_sacct_records(text: str) -> dict[str, JobRecord]:
     return records
 
 
+# a step's state that says more than its job's: a task whose srun step the cgroup killed for memory ends
+# its job FAILED (the batch script exits non-zero after srun), while the step says OUT_OF_MEMORY
+_STEP_STATES_FIRST = ("OUT_OF_MEMORY",)
+
+
 def _add_step(records: dict[str, JobRecord], job_id: str, fields: list[str]) -> None:
     record, rss = records.get(job_id), _lenient(parse_size, fields[3])
-    if record is not None and rss is not None and rss > (record.max_rss_bytes or 0):
-        records[job_id] = replace(record, max_rss_bytes=rss)
+    if record is None:
+        return
+    if rss is not None and rss > (record.max_rss_bytes or 0):
+        record = replace(record, max_rss_bytes=rss)
+    state = fields[1].split()[0] if fields[1].strip() else ""
+    if state in _STEP_STATES_FIRST and record.state == "FAILED":
+        record = replace(record, state=state)
+    records[job_id] = record
 
 
 # --- the controller's view: scontrol show job -o -------------------------------------------------------------
