@@ -104,6 +104,9 @@ def test_stage_dry_run_offline_prints_the_plan_and_every_sbatch_script(root, tmp
     chunks = sum(math.ceil(math.ceil(s.tasks / per_job[(s.dataset, s.step)]) / 1001) for s in plan.steps)
     assert result.stdout.count(f"#!/bin/bash\n#SBATCH --job-name=smolprep-stage{number}-") == chunks
     assert f"peak queued {fit.peak_queued} of at most 5000: fits" in result.stdout
+    # offline, the profile's limits: which one binds, and the driver job's time limit (profile driver_time)
+    assert "bound by MaxJobCount 10000 (Slurm default)" in result.stdout
+    assert "wave driver job: --time=3-00:00:00 (profile `driver_time`)" in result.stdout
     for dataset in stage.datasets:
         for step in ("filter", "minhash-signatures", "minhash-buckets", "minhash-cluster", "minhash-filter"):
             assert f"#SBATCH --job-name=smolprep-stage{number}-{dataset.name}-{step}\n" in result.stdout
