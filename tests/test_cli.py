@@ -155,8 +155,11 @@ def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target)
     out = tmp_path / "out"
     command = [sys.executable, str(root / "launch.py"), "--config", str(config), "--cluster", "local"]
     command += ["--output", str(out)]
+    # the launcher gets a clean environment and working directory: nothing an earlier test left in this
+    # process (variables of an in-process run, a changed cwd) reaches it
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMOLPREP_", "SLURM_", "HF_HOME"))}
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)  # fmt: skip
+                                start_new_session=True, env=env, cwd=tmp_path)  # fmt: skip
     task_log = out / "long" / "logs" / "en" / "filter" / "logs" / "task_00000.log"
     _wait_for(task_log.exists, 120, "the first filter task to start")
     time.sleep(0.5)
@@ -166,7 +169,7 @@ def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target)
         launcher.send_signal(signal.SIGINT)
     stdout, stderr = launcher.communicate(timeout=60)
 
-    assert launcher.returncode == 130
+    assert launcher.returncode == 130, f"stdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-3000:]}"
     assert stderr == "interrupted; relaunch the same command to continue\n"
     assert "Traceback" not in stdout
     assert not (out / "long" / "lock").exists()

@@ -29,6 +29,7 @@ from smolprep.pipelines.resources import FilterResources
 from smolprep.pipelines.steps import REGISTRY, StepRegistry
 from smolprep.plan import StagePlan, StepPlan
 from smolprep.state.layout import RunLayout
+from smolprep.state.lock import LAUNCHER_ENV, WARM_LANGUAGES_ENV, WARM_LID_ENV
 
 
 @dataclass
@@ -60,55 +61,76 @@ def run_local(
     pending = [s for s in plan.steps if not step_complete(layout, s)]
     if not pending:
         return outcome
-    os.environ.setdefault("HF_HOME", str(layout.hf_cache))
-    # imported only here: importing preload warms what the environment names (that is for the fork server)
-    from smolprep.pipelines.preload import children_die_with_me, warm_fork_server
+    with _environment_restored():
+        os.environ.setdefault("HF_HOME", str(layout.hf_cache))
+        # imported only here: importing preload warms what the environment names (that is for the fork server)
+        from smolprep.pipelines.preload import children_die_with_me, warm_fork_server
 
-    lid = any("language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets()))
-    warm_fork_server(word_languages(stage, plan, registry), resources.lid_model, lid=lid)
-    outcome.console_log = layout.local_log(time.strftime("%Y%m%d-%H%M%S"))
-    outcome.console_log.parent.mkdir(parents=True, exist_ok=True)
-    total = sum(s.tasks for s in plan.steps)
-    done_before = _done_tasks(layout, plan)
-    with (
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("tasks"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress,
-        _stderr_to(outcome.console_log),
-        children_die_with_me(),
-        _offline_when_local(stage, plan),
-    ):
-        bar = progress.add_task(f"{stage.name}", total=total, completed=done_before)
-        for dataset in plan.datasets():
-            for step in plan.for_dataset(dataset):
-                if step_complete(layout, step):
-                    continue
-                progress.update(bar, description=f"{stage.name}: {step.key}")
-                try:
-                    _run_step(
-                        stage,
-                        step,
-                        layout,
-                        resources,
-                        workers,
-                        lambda: _refresh(progress, bar, layout, plan),
-                        registry,
-                    )
-                    outcome.ran.append(step.key)
-                except Exception as err:  # a failed dataset must not stop the others
-                    outcome.failed[dataset] = _failure(layout, step, err)
-                    logger.exception(f"{step.key} failed")
-                    break
-                finally:
-                    _refresh(progress, bar, layout, plan)
-        progress.update(bar, description=f"{stage.name}: finished")
+        lid = any(
+            "language" in selected_filters(d.kind, d.filters) for d in map(stage.dataset, plan.datasets())
+        )
+        warm_fork_server(word_languages(stage, plan, registry), resources.lid_model, lid=lid)
+        outcome.console_log = layout.local_log(time.strftime("%Y%m%d-%H%M%S"))
+        outcome.console_log.parent.mkdir(parents=True, exist_ok=True)
+        total = sum(s.tasks for s in plan.steps)
+        done_before = _done_tasks(layout, plan)
+        with (
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("tasks"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as progress,
+            _stderr_to(outcome.console_log),
+            children_die_with_me(),
+            _offline_when_local(stage, plan),
+        ):
+            bar = progress.add_task(f"{stage.name}", total=total, completed=done_before)
+            for dataset in plan.datasets():
+                for step in plan.for_dataset(dataset):
+                    if step_complete(layout, step):
+                        continue
+                    progress.update(bar, description=f"{stage.name}: {step.key}")
+                    try:
+                        _run_step(
+                            stage,
+                            step,
+                            layout,
+                            resources,
+                            workers,
+                            lambda: _refresh(progress, bar, layout, plan),
+                            registry,
+                        )
+                        outcome.ran.append(step.key)
+                    except Exception as err:  # a failed dataset must not stop the others
+                        outcome.failed[dataset] = _failure(layout, step, err)
+                        logger.exception(f"{step.key} failed")
+                        break
+                    finally:
+                        _refresh(progress, bar, layout, plan)
+            progress.update(bar, description=f"{stage.name}: finished")
     return outcome
+
+
+@contextlib.contextmanager
+def _environment_restored() -> Iterator[None]:
+    """The variables a local run sets for the processes it starts (HF_HOME, the fork server's
+    SMOLPREP_LAUNCHER_PID and warm-up list) are this run's only: a process that runs stages in-process
+    (tests, notebooks) and then starts a launcher must not hand it another launcher's pid, which would make
+    that launcher take itself for a fork server."""
+    keys = ("HF_HOME", LAUNCHER_ENV, WARM_LANGUAGES_ENV, WARM_LID_ENV)
+    before = {key: os.environ.get(key) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager

@@ -173,3 +173,21 @@ def test_a_process_whose_parent_has_already_ended_ends_itself():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
     assert "still running" not in done.stdout
+
+
+def test_a_local_run_in_process_leaves_no_launcher_variables_behind(tmp_path, monkeypatch):
+    """The fork server's variables are the run's only: a process that ran a stage in-process and then starts
+    a launcher must not hand it its own pid as SMOLPREP_LAUNCHER_PID (that launcher would take itself for a
+    fork server, armed to die with its parent)."""
+    from tests.conftest import run_stage, write_jsonl
+
+    keys = ("SMOLPREP_LAUNCHER_PID", "SMOLPREP_WARM_LANGUAGES", "SMOLPREP_WARM_LID", "HF_HOME")
+    for key in keys:
+        monkeypatch.delenv(key, raising=False)
+    write_jsonl(tmp_path / "code" / "a.jsonl", [{"text": "def f():\n    return 1\n", "id": "1"}])
+    config = tmp_path / "s.yaml"
+    config.write_text(
+        "name: s\ndatasets:\n  - {name: code, path: code, kind: code, tasks: 1, dedup: false}\n"
+    )
+    assert run_stage(config, tmp_path / "out").exit_code == 0
+    assert {key: os.environ.get(key) for key in keys} == dict.fromkeys(keys)

@@ -49,10 +49,8 @@ import smolprep.pipelines.local_executor
 import smolprep.pipelines.steps  # noqa: F401  (every step's builder module, and the datatrove blocks they use)
 import smolprep.text.words as words
 from smolprep.filters import fast_lid
-from smolprep.state.lock import LAUNCHER_ENV
+from smolprep.state.lock import LAUNCHER_ENV, WARM_LANGUAGES_ENV, WARM_LID_ENV
 
-WARM_LANGUAGES_ENV = "SMOLPREP_WARM_LANGUAGES"
-WARM_LID_ENV = "SMOLPREP_WARM_LID"  # "default" or a model path: the language-ID model to load
 LOADED_BY = os.getpid()  # a worker forked from a preloaded server sees the server's pid here
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None

@@ -4,7 +4,7 @@ failure is known when Slurm has forgotten the job (no accounting, and MinJobAge 
 The task (`SmolprepSlurmExecutor` on the node) writes `logs/<dataset>/<step>/exits/<rank:05d>.json` when it
 starts, rewrites it every `HEARTBEAT` seconds while it runs (max RSS so far), and once more when it ends:
 
-    {"rank", "job": "123_4", "attempt": 1, "node", "cpus", "started", "updated", "elapsed", "cpu_seconds",
+    {"rank", "job": "123_4", "attempt": 1, "node", "pid", "cpus", "started", "updated", "elapsed", "cpu_seconds",
      "max_rss_bytes", "mem_limit_bytes", "time_limit_seconds", "state", "signal", "error"}
 
 (`max_rss_bytes` is the process's peak: with several ranks per array task, a later rank's record includes
@@ -97,6 +97,7 @@ class TaskRecorder:
             "job": f"{job}_{index}" if job and index else os.environ.get("SLURM_JOB_ID", ""),
             "attempt": int(os.environ.get("SLURM_RESTART_COUNT") or 0) + 1,
             "node": socket.gethostname(),
+            "pid": os.getpid(),
             "started": time.time(),
             "cpus": int(os.environ.get("SLURM_CPUS_PER_TASK") or 1),
             "mem_limit_bytes": mem_limit_bytes,

@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 LAUNCHER_ENV = "SMOLPREP_LAUNCHER_PID"  # in the environment of the processes a local launcher starts
+# what the fork server of a local launcher preloads (smolprep.pipelines.preload)
+WARM_LANGUAGES_ENV = "SMOLPREP_WARM_LANGUAGES"  # comma-separated language codes: their word tokenizers
+WARM_LID_ENV = "SMOLPREP_WARM_LID"  # "default" or a model path: the language-ID model to load
 PROC = Path("/proc")
 
 
