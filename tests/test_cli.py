@@ -149,7 +149,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.parametrize("target", ["process group", "launcher only"])
 def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target):
-    _long_english_input(tmp_path / "en", 4)
+    _long_english_input(tmp_path / "en", 24)  # seconds of work per task even on a warm, fast machine
     config = tmp_path / "long.yaml"
     config.write_text("name: long\ndatasets:\n  - {name: en, path: en, tasks: 2}\n")
     out = tmp_path / "out"

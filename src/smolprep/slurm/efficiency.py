@@ -431,17 +431,15 @@ def suggested_profile_yaml(effs: Iterable[StepEfficiency]) -> str:
     return "\n".join(["steps:", *lines]) + "\n"
 
 
-def with_exit_memory(
-    from_sacct: list[StepEfficiency], from_exits: list[StepEfficiency]
-) -> list[StepEfficiency]:
-    """sacct's figures, with the memory figures of the tasks' exit records where sacct has none: sacct
-    samples MaxRSS every JobAcctGatherFrequency (30 s by default), so a task shorter than that shows 0;
-    the exit record has the task process's own peak."""
+def with_exit_memory(from_sacct: list[StepEfficiency], from_exits: list[StepEfficiency]) -> list[StepEfficiency]:
+    """sacct's figures, with the memory figures of the tasks' exit records where they are larger: sacct
+    samples MaxRSS every JobAcctGatherFrequency (30 s by default), so a short task shows 0 or only its batch
+    shell; the exit record has the task process's own peak."""
     exits = {(e.dataset, e.step): e for e in from_exits}
     merged = []
     for e in from_sacct:
         own = exits.get((e.dataset, e.step))
-        if e.memory_share_max is None and e.max_rss_bytes in (None, 0) and own is not None:
+        if own is not None and (own.memory_share_max or 0) > (e.memory_share_max or 0):
             e = replace(
                 e,
                 source=f"{e.source} (memory: exit records)",
