@@ -431,7 +431,9 @@ def suggested_profile_yaml(effs: Iterable[StepEfficiency]) -> str:
     return "\n".join(["steps:", *lines]) + "\n"
 
 
-def with_exit_memory(from_sacct: list[StepEfficiency], from_exits: list[StepEfficiency]) -> list[StepEfficiency]:
+def with_exit_memory(
+    from_sacct: list[StepEfficiency], from_exits: list[StepEfficiency]
+) -> list[StepEfficiency]:
     """sacct's figures, with the memory figures of the tasks' exit records where they are larger: sacct
     samples MaxRSS every JobAcctGatherFrequency (30 s by default), so a short task shows 0 or only its batch
     shell; the exit record has the task process's own peak."""
