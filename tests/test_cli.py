@@ -147,6 +147,11 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _as_a_foreground_job() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("target", ["process group", "launcher only"])
 def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target):
     _long_english_input(tmp_path / "en", 24)  # seconds of work per task even on a warm, fast machine
@@ -158,8 +163,12 @@ def test_ctrl_c_says_how_to_continue_without_a_traceback(root, tmp_path, target)
     # the launcher gets a clean environment and working directory: nothing an earlier test left in this
     # process (variables of an in-process run, a changed cwd) reaches it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMOLPREP_", "SLURM_", "HF_HOME"))}
+    # as a terminal's foreground job, the launcher starts with SIGINT at its default: a suite run as a
+    # background job of a script (`.ci/run &`) ignores SIGINT and SIGQUIT, children inherit that, and
+    # Python then installs no KeyboardInterrupt handler, so Ctrl-C would rightly do nothing
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True, env=env, cwd=tmp_path)  # fmt: skip
+                                start_new_session=True, env=env, cwd=tmp_path,
+                                preexec_fn=_as_a_foreground_job)  # fmt: skip
     task_log = out / "long" / "logs" / "en" / "filter" / "logs" / "task_00000.log"
     _wait_for(task_log.exists, 120, "the first filter task to start")
     time.sleep(0.5)
