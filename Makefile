@@ -25,7 +25,7 @@ demo: setup
 	$(PY) launch.py --config configs/sample.yaml --cluster local --output $(OUTPUT)
 
 test: setup lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20
 
 lint: setup
 	$(VENV)/bin/ruff check src tests sample

@@ -82,13 +82,14 @@ def test_attempts_are_capped_and_the_last_cause_is_given(tmp_path, capsys):
     assert main(files.argv(None, "--wait"), slurm=fake) == 1
     assert [a["mem_per_cpu"] for a in _attempts(files, "code", "filter", 1)] == ["1G", "2G", "4G"]
     out = capsys.readouterr().out
-    assert "code/filter rank 1: OUT_OF_MEMORY: 3 attempts made (max_attempts 3): not retried" in out
+    last = "OUT_OF_MEMORY (max RSS 0.01 GiB of 4.00 GiB)"  # the last attempt's cause, as sacct gave it
+    assert f"code/filter rank 1: {last}: 3 attempts made (max_attempts 3): not retried" in out
     step = _status(files, fake, capsys)["datasets"]["code"]["filter"]
     assert step["causes"]["1"]["state"] == "OUT_OF_MEMORY" and step["causes"]["1"]["source"] == "sacct"
     assert step["retry"]["1"] == {
         "attempts": 3,
         "retry": False,
-        "reason": "OUT_OF_MEMORY: 3 attempts made (max_attempts 3): not retried",
+        "reason": f"{last}: 3 attempts made (max_attempts 3): not retried",
     }
     assert _status(files, fake, capsys)["datasets"]["notes"]["filter"]["state"] == "done"
 

@@ -3,8 +3,10 @@ clean local run of the same stage."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,27 +258,45 @@ def test_node_failure_mid_run_then_resubmit(dev_slurm, fault_stage, tmp_path):
     assert run.final_texts() == clean
 
 
-@pytest.fixture(scope="module")
-def slow_stage(tmp_path_factory):
-    """One filter task over three copies of the English sample: it runs for seconds, long enough to be
-    signalled mid-run."""
-    base = tmp_path_factory.mktemp("slow-stage")
-    write_marked_copies(base / "en", 3)
+@pytest.fixture
+def blocked_stage(tmp_path):
+    """One filter task whose first input file is a named pipe that nobody writes: the task waits on it,
+    however long its time limit, as a task waits on storage that hangs. `storage_back()` puts the plain
+    file in its place. Also the final documents of a local run of the plain files."""
+    base = tmp_path / "blocked-stage"
+    write_marked_copies(base / "plain", 2)
+    first = base / "plain" / "part-0.jsonl"  # not compressed: a compressed input is checked whole first
+    first.write_bytes(gzip.decompress((base / "plain" / "part-0.jsonl.gz").read_bytes()))
+    (base / "plain" / "part-0.jsonl.gz").unlink()
+    (base / "en").mkdir()
+    os.mkfifo(base / "en" / "part-0.jsonl")
+    shutil.copy(base / "plain" / "part-1.jsonl.gz", base / "en" / "part-1.jsonl.gz")
     config = base / "faults.yaml"  # same stage name as the fault stage, so Run() finds its folder
     config.write_text(
         "name: faults\nminhash: {num_buckets: 2}\ndatasets:\n  - {name: en, path: en, tasks: 1}\n"
     )
-    clean = run_stage(config, base / "clean-local")
+    clean_config = base / "clean.yaml"
+    clean_config.write_text(config.read_text().replace("path: en,", "path: plain,"))
+    clean = run_stage(clean_config, base / "clean-local")
     assert clean.exit_code == 0
-    return config, _texts(clean.layout.data("en"))
+
+    def storage_back() -> None:
+        shutil.copy(first, base / "en" / "part-0.jsonl.new")
+        os.replace(base / "en" / "part-0.jsonl.new", base / "en" / "part-0.jsonl")
+
+    return config, storage_back, _texts(clean.layout.data("en"))
 
 
-def _requeue_profile(tmp_path: Path) -> Path:
-    """The dev cluster's profile with a TIMEOUT rule that keeps the resources (`{}`): a task then requeues
-    itself in place at its time limit, at most `max_attempts` times in all."""
-    profile = tmp_path / "requeue-in-place.yaml"
-    text = (ROOT / "cluster" / "dev-slurm.yaml").read_text().split("retry:")[0]
-    profile.write_text(text + "retry: {default: {max_attempts: 2, TIMEOUT: {}}}\n")
+def _one_minute_profile(tmp_path: Path, name: str, retry: str) -> Path:
+    """The dev cluster's profile with every step limited to one minute, Slurm's SIGUSR1 10 s before it
+    (`requeue_grace`), and the given retry policy."""
+    profile = tmp_path / f"{name}.yaml"
+    text = (ROOT / "cluster" / "dev-slurm.yaml").read_text().split("steps:")[0]
+    text = text.replace("requeue_grace: 30", "requeue_grace: 10")
+    assert "requeue_grace: 10" in text
+    profile.write_text(
+        text + 'steps:\n  default: {time: "00:01:00", cpus: 1, mem_per_cpu: 1G}\n' + f"retry: {retry}\n"
+    )
     return profile
 
 
@@ -288,34 +308,78 @@ def _exit_record(run: Run) -> dict:
         return {}
 
 
-def test_time_limit_warning_requeues_the_task_in_place_up_to_its_attempts(dev_slurm, slow_stage, tmp_path):
-    """Every task runs with `--signal=USR1@<requeue_grace>`: near its time limit Slurm sends SIGUSR1. With
-    `TIMEOUT: {}` and `max_attempts: 2` the task requeues itself the first time and not the second (it then
-    runs on, and here completes). Slurm delivers that signal on its own schedule (up to a minute off), so the
-    test sends the same signal the same way (`scancel --signal=USR1` to the job step) once the task runs."""
-    config, clean = slow_stage
-    run = Run(config, tmp_path / "out", str(_requeue_profile(tmp_path)))
-    assert run.launch().returncode == 0
-    _wait_for(lambda: _exit_record(run).get("state") == "running", 120, "the filter task to start")
-    (job,) = sorted({e.job_id for e in run.entries() if e.step == "filter"})
-    subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)
-    _wait_for(
-        lambda: _release_requeued(run) == 0 and _exit_record(run).get("attempt") == 2,
-        180,
-        "the requeued task's second attempt",
-    )
-    _wait_for(lambda: _exit_record(run).get("state") == "running", 120, "the second attempt to run")
-    subprocess.run(["scancel", "--signal=USR1", f"{job}_0"], check=True)  # its last attempt: not requeued
-    result = run.launch("--wait")
-    assert result.returncode == 0, result.stdout + result.stderr
+def _start(run: Run, log: Path, *extra: str, command: str = "") -> subprocess.Popen:
+    """The launcher in the background, its output to `log`."""
+    args = [sys.executable, str(ROOT / "launch.py"), *([command] if command else []), *run.args(*extra)]
+    with log.open("w") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=os.environ)
+
+
+def _stop(launcher: subprocess.Popen, run: Run) -> None:
+    """After a failed wait: no launcher and no job of the run are left behind."""
+    if launcher.poll() is None:
+        launcher.kill()
+        launcher.wait()
+        subprocess.run(["scancel", *run.job_ids()], check=False)
+
+
+def test_a_task_over_its_time_limit_requeues_up_to_its_attempts_then_fails_and_twice_the_time_completes(
+    dev_slurm, blocked_stage, tmp_path
+):
+    """A task that cannot finish within its one-minute limit (it waits on its input). With `TIMEOUT: {}` and
+    `max_attempts: 2`, Slurm's own SIGUSR1 near the limit makes it requeue itself in place once; the second
+    time it is not requeued, Slurm ends it at the limit, and `--wait` stops with the cause, TIMEOUT
+    (requeued 1 times), instead of requeueing it forever. Once the storage is back, `resubmit` with
+    `TIMEOUT: {time: x2}` runs it again with the two minutes the policy gives it (the ledger's and Slurm's
+    time limit), and the stage completes with the documents of a local run."""
+    config, storage_back, clean = blocked_stage
+    requeue = _one_minute_profile(tmp_path, "requeue-in-place", "{default: {max_attempts: 2, TIMEOUT: {}}}")
+    run = Run(config, tmp_path / "out", str(requeue))
+    waiting = _start(run, tmp_path / "wait.log", "--wait")
+
+    def ended() -> bool:  # a requeued task waits two minutes (BeginTime) before it may run again: not here
+        _release_requeued(run)
+        return waiting.poll() is not None
+
+    try:
+        _wait_for(ended, 420, "launch --wait to end")
+    finally:
+        _stop(waiting, run)
+    output = (tmp_path / "wait.log").read_text()
+    assert waiting.returncode == 1, output
+    assert "en/filter rank 0: TIMEOUT (requeued 1 times)" in output, output
+    step = run.status()["datasets"]["en"]["filter"]
+    assert step["state"] == "failed", step
+    cause = step["causes"]["0"]
+    assert cause["state"] == "TIMEOUT" and "requeued 1 times" in cause["detail"], cause
+    assert step["retry"]["0"]["retry"] is False, step["retry"]
     logs = "".join(
         p.read_text() for p in (run.stage_dir / "logs" / "en" / "filter" / "slurm_logs").glob("*.out")
     )
     assert "time limit near (attempt 1 of 2): requeueing the task and exiting" in logs
     assert "time limit near (attempt 2 of at most 2): not requeued in place" in logs
-    assert (_exit_record(run)["state"], _exit_record(run)["attempt"]) == ("completed", 2)
+    assert "DUE TO TIME LIMIT" in logs
+    assert (_exit_record(run)["state"], _exit_record(run)["attempt"]) == ("time-limit", 2)
+
+    doubling = _one_minute_profile(
+        tmp_path, "twice-the-time", "{default: {max_attempts: 3, TIMEOUT: {time: x2}}}"
+    )
+    run = Run(config, tmp_path / "out", str(doubling))
+    storage_back()
+    resubmit = run.command("resubmit", "--wait")
+    output = resubmit.stdout + resubmit.stderr
+    assert resubmit.returncode == 0, output
+    assert "en/filter rank 0: TIMEOUT: retry 3 of 3 with time 00:02:00" in output, output
+    filters = [e for e in run.entries() if e.step == "filter"]
+    assert [e.resources["time"] for e in filters] == ["00:01:00", "00:02:00"]
+    limits = subprocess.run(  # what Slurm enforced, from accounting
+        ["sacct", "-n", "-X", "-P", "-o", "Timelimit", "-j", ",".join(e.job_id for e in filters)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert limits == ["00:01:00", "00:02:00"], limits
     assert run.final_texts() == clean
-    assert len([e for e in run.entries() if e.step == "filter"]) == 1  # requeued by Slurm, not resubmitted
 
 
 def test_bad_config_exits_2_and_queues_nothing(dev_slurm, tmp_path):

@@ -9,13 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import dill
 from dill import CONTENTS_FMODE
 
-from smolprep.slurm.exit_record import read_exit_records
+from smolprep.slurm.exit_record import TaskRecorder, read_exit_records
 from smolprep.slurm.node_executor import SmolprepSlurmExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +37,10 @@ def quick_step(data, rank: int = 0, world_size: int = 1):
     yield from ()
 
 
-def _node(tmp_path: Path, step, max_attempts: int = 3, requeue_in_place: bool = True) -> Path:
-    logs = tmp_path / "logs"
-    executor = SmolprepSlurmExecutor(
+def _executor(
+    logs: Path, step, max_attempts: int = 3, requeue_in_place: bool = True
+) -> SmolprepSlurmExecutor:
+    return SmolprepSlurmExecutor(
         [step],
         tasks=1,
         time="01:00:00",
@@ -54,6 +56,11 @@ def _node(tmp_path: Path, step, max_attempts: int = 3, requeue_in_place: bool = 
         max_attempts=max_attempts,
         requeue_in_place=requeue_in_place,
     )
+
+
+def _node(tmp_path: Path, step, max_attempts: int = 3, requeue_in_place: bool = True) -> Path:
+    logs = tmp_path / "logs"
+    executor = _executor(logs, step, max_attempts, requeue_in_place)
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "ranks_to_run.json").write_text("[0]")
     with open(logs / "executor.pik", "wb") as f:
@@ -155,3 +162,58 @@ def test_without_in_place_requeues_the_time_limit_is_left_to_the_next_submission
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert _requeues(tmp_path) == []
     assert read_exit_records(logs / "exits")[0]["state"] == "time-limit"
+
+
+def test_slurms_signal_while_the_record_is_being_written_still_ends_the_record(tmp_path) -> None:
+    """At the time limit Slurm may send SIGTERM while the task is writing its exit record (its start, its
+    end, or the handler of an earlier SIGTERM): the handler runs in the middle of that write, on the same
+    thread. It must still write the end and exit, not wait forever on the write it interrupted (until
+    Slurm's SIGKILL, with the record left at `running`)."""
+    executor = _executor(tmp_path / "logs", sleeping_step, requeue_in_place=False)
+    recorder = TaskRecorder(tmp_path / "exits", 0, None, 60)
+    recorder.write()
+    executor._recorder = recorder
+    executor._past_limit = True  # SIGUSR1 came before: this is the time limit
+    exits: list[object] = []
+
+    def signalled_inside_a_write() -> None:
+        with recorder._lock:  # where the main thread was when the signal came
+            try:
+                executor._terminated(signal.SIGTERM, None)
+            except SystemExit as stop:
+                exits.append(stop.code)
+
+    worker = threading.Thread(target=signalled_inside_a_write, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the handler waited on the write it interrupted"
+    assert exits == [128 + signal.SIGTERM]
+    assert read_exit_records(tmp_path / "exits")[0]["state"] == "time-limit"
+
+
+def test_a_second_sigterm_during_the_first_ones_handler_is_ignored(tmp_path) -> None:
+    """Slurm and srun may each signal the step: the second SIGTERM, handled in the middle of the first one's
+    handler, neither rewrites the record nor exits early from inside it."""
+    executor = _executor(tmp_path / "logs", sleeping_step, requeue_in_place=False)
+    recorder = TaskRecorder(tmp_path / "exits", 0, None, 60)
+    executor._recorder = recorder
+    executor._past_limit = True
+    nested: list[object] = []
+    write = recorder.write
+
+    def write_interrupted_by_a_second_sigterm(**changes):
+        if not nested:
+            try:
+                executor._terminated(signal.SIGTERM, None)
+                nested.append("returned")
+            except SystemExit as stop:
+                nested.append(stop.code)
+        write(**changes)
+
+    recorder.write = write_interrupted_by_a_second_sigterm  # type: ignore[method-assign]
+    try:
+        executor._terminated(signal.SIGTERM, None)
+    except SystemExit as stop:
+        assert stop.code == 128 + signal.SIGTERM
+    assert nested == ["returned"]
+    assert read_exit_records(tmp_path / "exits")[0]["state"] == "time-limit"

@@ -43,6 +43,13 @@ def test_attempts_exhausted():
     assert decision.reason == "TIMEOUT: 3 attempts made (max_attempts 3): not retried"
 
 
+def test_attempts_exhausted_names_the_cause_as_given():
+    """The last cause is the task's: `TIMEOUT (requeued 2 times)`, not only the word the policy matched."""
+    decision = decide(DEFAULT_RETRY, "TIMEOUT (requeued 2 times)", 3, StepResources("04:00:00", 1, "2G"))
+    assert decision.reason == "TIMEOUT (requeued 2 times): 3 attempts made (max_attempts 3): not retried"
+    assert decide(DEFAULT_RETRY, "OOM", 3, StepResources()).reason.startswith("OUT_OF_MEMORY: 3 attempts")
+
+
 def test_max_attempts_one_never_retries(tmp_path):
     policy = _policy(tmp_path, "{max_attempts: 1}")
     assert not decide(policy, "NODE_FAIL", 1, StepResources()).retry

@@ -107,7 +107,7 @@ class TaskRecorder:
         self.heartbeat = heartbeat
         self._cpu_at_start = _usage()[1]  # ranks of one array task run one after the other in one process
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may write in the middle of a write, same thread
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:

@@ -14,6 +14,10 @@ with the same resources (`TIMEOUT: {}`) and attempts are left (`SLURM_RESTART_CO
 Otherwise the task runs on until Slurm ends it (TIMEOUT) and its record says `time-limit`: a rule that
 changes the time (`TIMEOUT: {time: x2}`) is applied by the next submission (`resubmit`, `--wait`, the wave
 driver), which Slurm's in-place requeue cannot do.
+
+Only the first ending signal is handled: Slurm and srun may both send SIGTERM, and one may come while the
+exit record is being written (its lock is re-entrant for that); a second handler run would otherwise wait
+on the write it interrupted until Slurm's SIGKILL, leaving the record at `running`.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class SmolprepSlurmExecutor(SlurmPipelineExecutor):
         self.requeue_in_place = requeue_in_place
         self._recorder: TaskRecorder | None = None
         self._past_limit = False
+        self._ending = False  # a handler is ending the task: a second signal does not start over
 
     def launch_job(self):  # pragma: no cover - guard
         raise RuntimeError("smolprep submits its own job arrays; use smolprep.slurm.submit")
@@ -99,8 +104,11 @@ class SmolprepSlurmExecutor(SlurmPipelineExecutor):
         return int(os.environ.get("SLURM_RESTART_COUNT") or 0) + 1
 
     def _at_time_limit(self, signum: int, _frame: Any) -> None:
+        if self._ending:
+            return
         attempt = self._attempt()
         if self.requeue_in_place and attempt < self.max_attempts:
+            self._ending = True
             logger.warning(
                 f"time limit near (attempt {attempt} of {self.max_attempts}): requeueing the task and exiting"
             )
@@ -115,6 +123,9 @@ class SmolprepSlurmExecutor(SlurmPipelineExecutor):
         )
 
     def _terminated(self, signum: int, _frame: Any) -> None:
+        if self._ending:  # Slurm and srun may both signal the step; the first signal is being handled
+            return
+        self._ending = True
         if self._recorder is not None:
             state = "time-limit" if self._past_limit else "terminated"
             self._recorder.end(state, signal=signal_name(signum))

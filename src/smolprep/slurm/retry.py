@@ -128,7 +128,8 @@ def decide(
     if rule is None:
         return RetryDecision(False, current, _no_rule(state, logs_command))
     if attempt >= policy.max_attempts:
-        reason = f"{state}: {attempt} attempts made (max_attempts {policy.max_attempts}): not retried"
+        named = cause.strip() if cause.strip().startswith(state) else state  # with its detail
+        reason = f"{named}: {attempt} attempts made (max_attempts {policy.max_attempts}): not retried"
         return RetryDecision(False, current, reason)
     changed, caps = apply_rule(rule, current)
     if rule.changes() and changed == current:

@@ -124,7 +124,7 @@ def plan_round(
             attempt = attempts_made(mine, exit_records.get(key, {}).get(rank), last_task)
             current = last_resources(mine, profile.resources(planned.step))
             command = f"{logs_command} --dataset {planned.dataset} --step {planned.step} --rank {rank}"
-            decision = decide(policy, cause.state, attempt, current, logs_command=command)
+            decision = decide(policy, cause.text(), attempt, current, logs_command=command)
             tasks.append(TaskRetry(planned.dataset, planned.step, rank, cause, attempt, decision))
     return RetryRound(tuple(tasks))
 
