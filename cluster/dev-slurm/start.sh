@@ -16,11 +16,14 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: start.sh [--cpus N] [--max-job-count N] [--max-array-size N] [--no-accounting] [--state-dir DIR]
+usage: start.sh [--cpus N] [--max-job-count N] [--max-array-size N] [--min-job-age S] [--no-accounting]
+                [--state-dir DIR]
 
   --cpus N             CPUs the node declares (may exceed the real ones)   [env SMOLPREP_DEV_SLURM_CPUS, 8]
   --max-job-count N    slurm.conf MaxJobCount          [env SMOLPREP_DEV_SLURM_MAX_JOB_COUNT, 10000]
   --max-array-size N   slurm.conf MaxArraySize         [env SMOLPREP_DEV_SLURM_MAX_ARRAY_SIZE, 1001]
+  --min-job-age S      slurm.conf MinJobAge: seconds a finished job stays in the controller (and counts
+                       toward MaxJobCount); >= 2       [env SMOLPREP_DEV_SLURM_MIN_JOB_AGE, 60]
   --no-accounting      no MariaDB, no slurmdbd: sacct and sacctmgr do not work, no memory limit
                        (--accounting: the default)     [env SMOLPREP_DEV_SLURM_ACCOUNTING=0/1, 1]
   --state-dir DIR      config, state, logs, pid files  [env SMOLPREP_DEV_SLURM_DIR, /var/tmp/smolprep-dev-slurm]
@@ -38,6 +41,7 @@ STATE_DIR=${SMOLPREP_DEV_SLURM_DIR:-/var/tmp/smolprep-dev-slurm}
 CPUS=${SMOLPREP_DEV_SLURM_CPUS:-8}
 MAX_JOB_COUNT=${SMOLPREP_DEV_SLURM_MAX_JOB_COUNT:-10000}
 MAX_ARRAY_SIZE=${SMOLPREP_DEV_SLURM_MAX_ARRAY_SIZE:-1001}
+MIN_JOB_AGE=${SMOLPREP_DEV_SLURM_MIN_JOB_AGE:-60}
 WAIT_SECONDS=${SMOLPREP_DEV_SLURM_WAIT:-60}
 ACCOUNTING=${SMOLPREP_DEV_SLURM_ACCOUNTING:-1}
 
@@ -49,6 +53,8 @@ while [[ $# -gt 0 ]]; do
         --max-job-count=*) MAX_JOB_COUNT=${1#*=}; shift ;;
         --max-array-size) MAX_ARRAY_SIZE=${2:?--max-array-size needs a value}; shift 2 ;;
         --max-array-size=*) MAX_ARRAY_SIZE=${1#*=}; shift ;;
+        --min-job-age) MIN_JOB_AGE=${2:?--min-job-age needs a value}; shift 2 ;;
+        --min-job-age=*) MIN_JOB_AGE=${1#*=}; shift ;;
         --accounting) ACCOUNTING=1; shift ;;
         --no-accounting) ACCOUNTING=0; shift ;;
         --state-dir) STATE_DIR=${2:?--state-dir needs a value}; shift 2 ;;
@@ -63,6 +69,8 @@ is_posint "$CPUS" || die "--cpus must be a positive integer, got '$CPUS'"
 is_posint "$MAX_JOB_COUNT" || die "--max-job-count must be a positive integer, got '$MAX_JOB_COUNT'"
 is_posint "$WAIT_SECONDS" || die "SMOLPREP_DEV_SLURM_WAIT must be a positive integer, got '$WAIT_SECONDS'"
 is_posint "$MAX_ARRAY_SIZE" || die "--max-array-size must be a positive integer, got '$MAX_ARRAY_SIZE'"
+is_posint "$MIN_JOB_AGE" && ((MIN_JOB_AGE >= 2)) ||
+    die "--min-job-age must be an integer >= 2 (Slurm's advice), got '$MIN_JOB_AGE'"
 # Slurm's own limit: MaxArraySize <= 4000001.
 ((MAX_ARRAY_SIZE <= 4000001)) || die "--max-array-size must be <= 4000001 (Slurm's limit)"
 [[ $ACCOUNTING == [01] ]] || die "SMOLPREP_DEV_SLURM_ACCOUNTING must be 0 or 1, got '$ACCOUNTING'"
@@ -365,7 +373,7 @@ write_conf() {  # write_conf FILE
     cat >"$out" <<EOF
 # Single-node development Slurm for smolprep, written by cluster/dev-slurm/start.sh.
 # Do not edit: start.sh rewrites it (and restarts the daemons) whenever its settings change.
-# Settings: --cpus $CPUS --max-job-count $MAX_JOB_COUNT --max-array-size $MAX_ARRAY_SIZE $(accounting_flag)
+# Settings: --cpus $CPUS --max-job-count $MAX_JOB_COUNT --max-array-size $MAX_ARRAY_SIZE --min-job-age $MIN_JOB_AGE $(accounting_flag)
 # Hardware (slurmd -C): ${hw:-unknown}
 
 ClusterName=smolprep-dev
@@ -396,11 +404,13 @@ SelectTypeParameters=CR_Core_Memory
 # A node that was DOWN returns to service as soon as its slurmd registers.
 ReturnToService=2
 
-# --- limits (start.sh --max-job-count / --max-array-size) ---
+# --- limits (start.sh --max-job-count / --max-array-size / --min-job-age) ---
 MaxJobCount=$MAX_JOB_COUNT
 MaxArraySize=$MAX_ARRAY_SIZE
-# Finished jobs stay visible (squeue -t all, scontrol show job) for 60 s. Keep it >= 30.
-MinJobAge=60
+# Finished jobs stay visible (squeue -t all, scontrol show job) and count toward MaxJobCount for
+# MinJobAge seconds: 60 by default, so that tests see them in scontrol; a cluster with a tiny
+# MaxJobCount is started with a short one, or every wave waits a minute or two for them to be purged.
+MinJobAge=$MIN_JOB_AGE
 KillWait=5
 # A job ends (TIMEOUT) as soon as Slurm sees it past its --time, with no grace minutes.
 OverTimeLimit=0

@@ -149,17 +149,22 @@ def config_value(key: str) -> str:
 def test_other_limits_restart_the_daemons(dev_slurm: DevSlurm) -> None:
     """start.sh with other settings rewrites slurm.conf and restarts; without them it restores."""
     session_limits = {key: dev_slurm.conf_value(key) for key in ("MaxArraySize", "MaxJobCount")}
+    session_age = f"{dev_slurm.conf_value('MinJobAge')} sec"
     try:
-        proc = run_start_sh("--max-array-size", "7", "--max-job-count", "777", timeout=180)
+        proc = run_start_sh(
+            "--max-array-size", "7", "--max-job-count", "777", "--min-job-age", "5", timeout=180
+        )  # fmt: skip
         assert proc.returncode == 0, describe(proc)
         assert conf_from_output(proc.stdout) == dev_slurm.conf
         assert config_value("MaxArraySize") == "7"
         assert config_value("MaxJobCount") == "777"
+        assert config_value("MinJobAge") == "5 sec"
         too_big = run("sbatch", "--test-only", "--array=0-9", "--wrap", "true", check=False)
         assert too_big.returncode != 0, describe(too_big)
     finally:
         restored = run_start_sh(timeout=180)
     assert restored.returncode == 0, describe(restored)
     assert {key: config_value(key) for key in session_limits} == session_limits
+    assert config_value("MinJobAge") == session_age
     avail, state = run("sinfo", "-h", "-p", "cpu", "-o", "%a %T").stdout.split()
     assert (avail, state in {"idle", "mixed", "allocated"}) == ("up", True), state

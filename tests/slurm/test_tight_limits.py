@@ -1,5 +1,5 @@
 """The real Slurm with tight limits (MaxJobCount 40, MaxArraySize 5, and the user's association limited to
-14 submitted jobs with sacctmgr): the sample stage, which needs several times that many array tasks,
+14 submitted jobs with sacctmgr; MinJobAge 2 s): the sample stage, which needs several times that many array tasks,
 completes in waves, with no failed sbatch, the same documents as a local run, and never more array tasks
 queued than the binding limit (the user's) allows."""
 
@@ -32,7 +32,9 @@ def _sacctmgr(*args: str) -> None:
 
 @pytest.fixture
 def tight_cluster(dev_slurm):
-    started = run_start_sh("--max-job-count", "40", "--max-array-size", "5")
+    # finished jobs leave the controller (and MaxJobCount) 2 s after they end, not 60: with MaxJobCount 40,
+    # every wave would otherwise wait one or two minutes for the controller to purge the previous one
+    started = run_start_sh("--max-job-count", "40", "--max-array-size", "5", "--min-job-age", "2")
     assert started.returncode == 0, describe(started)
     user = getpass.getuser()
     try:
