@@ -129,3 +129,17 @@ def test_max_job_count_says_where_it_came_from():
         "MaxJobCount 300 (profile)"
         in fit_plan(_stage1(), cluster_limits(_profile(max_job_count=300), None), 8).explain()
     )
+
+
+def test_each_limit_says_where_it_came_from_once():
+    """Offline with no max_job_count in the profile: MaxArraySize is the profile's, MaxJobCount Slurm's
+    default; the line used to say "MaxJobCount 10000 (profile)" and then "bound by MaxJobCount 10000 (Slurm
+    default)"."""
+    text = cluster_limits(_profile(), None).describe()
+    assert text.startswith("MaxArraySize 1001 (profile), MaxJobCount 10000 (Slurm default); "), text
+    assert "(profile)" not in text.split(";", 1)[0].split(",", 1)[1]
+    online = cluster_limits(_profile(), SCONTROL).describe()
+    assert (
+        online.startswith("MaxArraySize 1001 (scontrol show config), MaxJobCount ")
+        and online.count("(scontrol show config)") == 3
+    ), online

@@ -16,16 +16,22 @@ are estimated from the text bytes. Runs written before the writer recorded its b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from smolprep.report.tokens import ByteEstimate, OutputScan, TokenCounter, output_files, read_texts
+from smolprep.report.tokens import (
+    ByteEstimate,
+    OutputScan,
+    TokenCounter,
+    count_in_batches,
+    output_files,
+    read_texts,
+)
 from smolprep.state.errors import DamagedRunFile
 from smolprep.state.layout import RunLayout
 from smolprep.stats_keys import FILE_BYTES, TEXT_BYTES
 from smolprep.summary import BlockCounters
-
-BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -125,17 +131,16 @@ def _file_tokens(
 ) -> int:
     """Tokens of one whole final file; a file whose documents or bytes differ from its record is damage."""
     markers = layout.completions(dataset, step)
-    tokens = docs = size = 0
-    batch: list[str] = []
-    for text in read_texts(file, markers):
-        batch.append(text)
-        docs += 1
-        size += len(text.encode("utf-8"))
-        if len(batch) >= BATCH:
-            tokens += counter.count(batch)
-            batch = []
-    if batch:
-        tokens += counter.count(batch)
+    docs = size = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal docs, size
+        for text in read_texts(file, markers):
+            docs += 1
+            size += len(text.encode("utf-8"))
+            yield text
+
+    tokens = count_in_batches(counted(), counter)
     if (docs, size) != (record.docs, record.text_bytes):
         raise _damaged(
             layout,

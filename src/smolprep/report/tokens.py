@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -160,6 +160,18 @@ def read_texts(file: Path, markers: Path | None) -> Iterator[str]:
         ) from err
 
 
+def count_in_batches(texts: Iterable[str], counter: TokenCounter) -> int:
+    """Tokens of all `texts`, given to the counter `BATCH` at a time."""
+    tokens = 0
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= BATCH:
+            tokens += counter.count(batch)
+            batch = []
+    return tokens + (counter.count(batch) if batch else 0)
+
+
 def scan_output(
     folder: Path,
     counter: TokenCounter,
@@ -175,21 +187,20 @@ def scan_output(
     rate = 1.0
     if tokenize and disk * GZIP_RATIO_GUESS > max_tokenized_bytes:
         rate = max_tokenized_bytes / (disk * GZIP_RATIO_GUESS)
-    docs = text_bytes = tokens = counted_bytes = 0
-    batch: list[str] = []
-    for file in files:
-        for text in read_texts(file, markers):
-            size = len(text.encode("utf-8"))
-            if tokenize and int((docs + 1) * rate) > int(docs * rate):  # an even stride of documents
-                batch.append(text)
-                counted_bytes += size
-                if len(batch) >= BATCH:
-                    tokens += counter.count(batch)
-                    batch = []
-            docs += 1
-            text_bytes += size
-    if batch:
-        tokens += counter.count(batch)
+    docs = text_bytes = counted_bytes = 0
+
+    def chosen() -> Iterator[str]:  # every document is counted; an even stride of them is tokenized
+        nonlocal docs, text_bytes, counted_bytes
+        for file in files:
+            for text in read_texts(file, markers):
+                size = len(text.encode("utf-8"))
+                if tokenize and int((docs + 1) * rate) > int(docs * rate):
+                    counted_bytes += size
+                    yield text
+                docs += 1
+                text_bytes += size
+
+    tokens = count_in_batches(chosen(), counter)
     if not tokenize:
         assert isinstance(counter, ByteEstimate)
         tokens, counted_bytes = counter.from_bytes(text_bytes), text_bytes

@@ -46,13 +46,14 @@ class ClusterLimits:
     max_array_size: int
     max_job_count: int
     max_queued_tasks: int
-    source: str  # where max_job_count and max_array_size came from
+    source: str  # where max_array_size came from (`scontrol show config` or the profile)
     binding: str  # the limit that sets max_queued_tasks, where it is set and how much of it a stage takes
     running: tuple[str, ...] = ()  # limits on running jobs (MaxJobs, ...): jobs past them wait in the queue
+    max_job_count_named: str = ""  # "MaxJobCount 10000 (Slurm default)": the value and where it came from
 
     def describe(self) -> str:
         text = (
-            f"MaxArraySize {self.max_array_size}, MaxJobCount {self.max_job_count} ({self.source}); "
+            f"MaxArraySize {self.max_array_size} ({self.source}), {self.max_job_count_named}; "
             f"at most {self.max_queued_tasks} array tasks queued at once, bound by {self.binding}"
         )
         if self.running:
@@ -106,7 +107,13 @@ def cluster_limits(
     # an array larger than what the queue limit leaves beside the run's helper jobs could never be queued
     # (waves would wait for room forever): cap arrays there too
     return ClusterLimits(
-        min(max_array, max(1, queued - HELPER_JOBS)), controller.value, queued, source, binding, running
+        min(max_array, max(1, queued - HELPER_JOBS)),
+        controller.value,
+        queued,
+        source,
+        binding,
+        running,
+        controller.name,
     )
 
 
