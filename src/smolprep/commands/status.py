@@ -24,9 +24,9 @@ from smolprep.slurm.efficiency import (
     with_exit_memory,
 )
 from smolprep.slurm.efficiency_render import efficiency_table
-from smolprep.slurm.exit_record import Cause, read_exit_records
-from smolprep.slurm.observe import failure_causes, gather_status
-from smolprep.slurm.retry_round import RetryRound, describe, plan_round
+from smolprep.slurm.exit_record import Cause
+from smolprep.slurm.observe import observe
+from smolprep.slurm.retry_round import RetryRound, describe
 from smolprep.state import ledger
 from smolprep.state.status import StageStatus, StepStatus
 
@@ -54,12 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def status(ops: Ops) -> int:
     if ops.args.efficiency:
         return efficiency(ops)
-    found = gather_status(ops.layout, ops.plan, ops.slurm)
-    causes = failure_causes(ops.layout, found, ops.slurm)
-    entries = ledger.read(ops.layout.ledger)
-    exits = {key: read_exit_records(ops.layout.exits(*key)) for key in causes}
     logs = f"python launch.py logs {run_args(ops.args)}"
-    retries = plan_round(ops.plan, ops.profile, found, causes, entries, exits, logs)
+    seen = observe(ops.layout, ops.plan, ops.profile, ops.slurm, logs)
+    found, causes, entries, retries = seen.status, seen.causes, seen.entries, seen.retries
     if ops.args.json:
         print(json.dumps(_json(found, causes, retries, entries), indent=2))
         return EXIT_OK

@@ -1,9 +1,11 @@
 """What a launched stage looks like now: markers, failure and exit records, the ledger and the Slurm queue
 assembled into a status (`gather_status`), each failed task's cause (`failure_causes`), and the retry
-round the profile's policy makes of them (`retry_round`). Shared by `status`, `logs`, `resubmit`, `--wait`
+round the profile's policy makes of them (`retry_round`; all three at once: `observe`). Shared by `status`, `logs`, `resubmit`, `--wait`
 and the wave driver."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from smolprep.config.profile import ClusterProfile
 from smolprep.plan import StagePlan
@@ -61,15 +63,30 @@ def failure_causes(
     return causes
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A stage as it is now: its status, each failed task's cause, the ledger, and the retry round."""
+
+    status: StageStatus
+    causes: dict[tuple[str, str], dict[int, Cause]]
+    entries: list[ledger.LedgerEntry]
+    retries: RetryRound
+
+
+def observe(
+    layout: RunLayout, plan: StagePlan, profile: ClusterProfile, slurm: SlurmClient, logs_command: str
+) -> Observed:
+    """Status, causes and the retry policy's decisions for the stage's failed tasks, as they are now."""
+    status = gather_status(layout, plan, slurm)
+    causes = failure_causes(layout, status, slurm)
+    entries = ledger.read(layout.ledger)
+    exits = {key: read_exit_records(layout.exits(*key)) for key in causes}
+    retries = plan_round(plan, profile, status, causes, entries, exits, logs_command)
+    return Observed(status, causes, entries, retries)
+
+
 def retry_round(
     layout: RunLayout, plan: StagePlan, profile: ClusterProfile, slurm: SlurmClient, logs_command: str
 ) -> RetryRound:
     """The retry policy's decisions for the stage's failed tasks as they are now."""
-    status = gather_status(layout, plan, slurm)
-    causes = failure_causes(layout, status, slurm)
-    exits = {
-        (s.dataset, s.step): read_exit_records(layout.exits(s.dataset, s.step))
-        for s in status.steps
-        if s.failed
-    }
-    return plan_round(plan, profile, status, causes, ledger.read(layout.ledger), exits, logs_command)
+    return observe(layout, plan, profile, slurm, logs_command).retries
