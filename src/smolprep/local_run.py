@@ -61,7 +61,7 @@ def run_local(
     pending = [s for s in plan.steps if not step_complete(layout, s)]
     if not pending:
         return outcome
-    with _environment_restored():
+    with _environment_restored("HF_HOME", LAUNCHER_ENV, WARM_LANGUAGES_ENV, WARM_LID_ENV):
         os.environ.setdefault("HF_HOME", str(layout.hf_cache))
         # imported only here: importing preload warms what the environment names (that is for the fork server)
         from smolprep.pipelines.preload import children_die_with_me, warm_fork_server
@@ -116,12 +116,12 @@ def run_local(
 
 
 @contextlib.contextmanager
-def _environment_restored() -> Iterator[None]:
-    """The variables a local run sets for the processes it starts (HF_HOME, the fork server's
-    SMOLPREP_LAUNCHER_PID and warm-up list) are this run's only: a process that runs stages in-process
-    (tests, notebooks) and then starts a launcher must not hand it another launcher's pid, which would make
-    that launcher take itself for a fork server."""
-    keys = ("HF_HOME", LAUNCHER_ENV, WARM_LANGUAGES_ENV, WARM_LID_ENV)
+def _environment_restored(*keys: str) -> Iterator[None]:
+    """The variables `keys` as they were before, whatever the block set. A local run's variables for the
+    processes it starts (HF_HOME, the fork server's SMOLPREP_LAUNCHER_PID and warm-up list,
+    HF_HUB_OFFLINE) are this run's only: a process that runs stages in-process (tests, notebooks) and then
+    starts a launcher must not hand it another launcher's pid, which would make that launcher take itself
+    for a fork server."""
     before = {key: os.environ.get(key) for key in keys}
     try:
         yield
@@ -139,15 +139,9 @@ def _offline_when_local(stage: StageConfig, plan: StagePlan) -> Iterator[None]:
     if any(stage.dataset(name).path is None for name in plan.datasets()):
         yield
         return
-    before = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
+    with _environment_restored("HF_HUB_OFFLINE"):
+        os.environ["HF_HUB_OFFLINE"] = "1"
         yield
-    finally:
-        if before is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = before
 
 
 def word_languages(stage: StageConfig, plan: StagePlan, registry: StepRegistry = REGISTRY) -> list[str]:
